@@ -1,0 +1,1 @@
+"""Contracts shared by every service: event envelope, alerts, tags and normalisation."""

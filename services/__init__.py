@@ -1,0 +1,1 @@
+"""The contacts services: ingest, profile API and export worker, with shared plumbing."""

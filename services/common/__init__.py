@@ -1,0 +1,1 @@
+"""Plumbing shared by the services: settings, logging, database, Kafka, local infrastructure."""

@@ -1,0 +1,49 @@
+"""All configuration, from ``CONTACTS_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "contacts-dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """One settings object for every service; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="CONTACTS_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset in `up` mode = embedded server"
+    )
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers")
+    topic_prefix: str = Field(default="", description="prefix for every topic name")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    data_dir: Path = Field(default=Path(".contacts"), description="embedded data (up mode)")
+    export_dir: Path | None = Field(default=None, description="export files; default DATA_DIR/exports")
+    default_region: str = Field(default="BE", description="country for national phone numbers")
+    secret: str = Field(default=DEV_SECRET, description="key for hashes of erased identities")
+    dev_token: str | None = Field(default=None, description="ops token accepted in up mode")
+    demo: bool = Field(default=True, description="stream the demo in `contacts up`")
+    log_level: str = "INFO"
+    # Ingest tuning.
+    ingest_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    ingest_batch_within: float = Field(default=0.2, gt=0, description="seconds to fill a batch")
+    ingest_partitions: int = Field(default=8, ge=1, description="partitions of created topics")
+    kafka_session_timeout: float = Field(default=15.0, gt=0, description="seconds")
+    ingest_group: str = Field(default="contacts-ingest", description="consumer group / app id")
+
+    @property
+    def exports_path(self) -> Path:
+        """Where export files go."""
+        return self.export_dir or self.data_dir / "exports"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

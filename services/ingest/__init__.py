@@ -1,0 +1,1 @@
+"""Ingest: site events from Kafka into customer profiles and history in PostgreSQL."""

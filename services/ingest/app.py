@@ -1,0 +1,97 @@
+"""The faust app: one agent on ``contacts.site-events`` that hands batches to the worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+import structlog
+from faust.types import EventT, StreamT
+
+from services.common.kafka import Topics
+from services.common.settings import Settings
+from services.ingest.worker import Headers, IngestWorker, Record
+
+log = structlog.get_logger(__name__)
+
+
+def broker_url(bootstrap: str) -> str:
+    """faust's broker URL for a comma-separated bootstrap list."""
+    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+
+
+def create_app(settings: Settings, dsn: str) -> faust.App:
+    """Build the ingest app; `faust.Worker(app).execute_from_commandline()` runs it."""
+    topics = Topics(settings.topic_prefix)
+    app = faust.App(
+        settings.ingest_group,
+        broker=broker_url(settings.kafka_bootstrap),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.kafka_session_timeout,
+        broker_heartbeat_interval=max(settings.kafka_session_timeout / 5, 0.5),
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(4 * settings.ingest_batch_size, 4096),
+        broker_max_poll_records=max(settings.ingest_batch_size, 500),
+        producer_acks=-1,
+        topic_partitions=settings.ingest_partitions,
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+           "value_serializer": "raw"}
+    source = app.topic(topics.site_events, **raw)
+    outputs = {t: app.topic(t, **raw) for t in (topics.dlq, topics.alerts)}
+
+    async def produce(topic: str, key: bytes | None, value: bytes, headers: Headers | None) -> None:
+        fut = await outputs[topic].send(key=key, value=value, headers=headers)
+        await fut  # delivered before the batch's offsets can be committed
+
+    # concurrency=1: faust can commit past in-flight messages with more (faust-streaming#606).
+    @app.agent(source, concurrency=1)
+    async def ingest(stream: StreamT[bytes]) -> None:
+        worker = IngestWorker(
+            dsn, topics, produce, secret=settings.secret, region=settings.default_region
+        )
+        try:
+            async for events in stream.take_events(
+                settings.ingest_batch_size, within=settings.ingest_batch_within
+            ):
+                await _finish(worker, [_record(e) for e in events])
+        finally:
+            await worker.close()
+
+    return app
+
+
+async def _finish(worker: IngestWorker, records: list[Record]) -> None:
+    """Handle a batch to the end, even when the worker is being stopped.
+
+    take_events() acks a batch once the loop body is left, also by cancellation; finishing
+    the batch first means a graceful stop never commits an offset whose event is not applied.
+    """
+    task = asyncio.ensure_future(_until_done(worker, records))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
+async def _until_done(worker: IngestWorker, records: list[Record]) -> None:
+    """Retry a batch whose handling failed unexpectedly (the broker refused a DLQ write)."""
+    delay = 0.5
+    while True:
+        try:
+            await worker.handle(records)
+            return
+        except Exception as exc:  # noqa: BLE001 - faust would ack and skip the batch
+            log.error("ingest.batch_retry", error=type(exc).__name__, delay=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _record(event: EventT[bytes]) -> Record:
+    m = event.message
+    return Record(key=m.key, value=m.value, topic=m.topic, partition=m.partition, offset=m.offset)

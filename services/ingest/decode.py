@@ -1,0 +1,60 @@
+"""Raw Kafka bytes to a validated site event, or a rejection with a DLQ code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.events import EVENT_TYPES, MAX_EVENT_BYTES, SiteEvent, site_event_adapter
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an event goes to the dead-letter topic: a contract error code and a message."""
+
+    code: str
+    message: str
+
+
+def decode(raw: bytes | None) -> SiteEvent | Rejection:
+    """Decode and validate one record value; never raises."""
+    if raw is None:
+        return Rejection("event.malformed", "empty record value")
+    if len(raw) > MAX_EVENT_BYTES:
+        return Rejection("event.too_large", f"{len(raw)} bytes > {MAX_EVENT_BYTES}")
+    if b"\\u0000" in raw:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        return Rejection("event.invalid", "NUL character (\\u0000) in a string")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson rejects invalid UTF-8 as a decode error too.
+        return Rejection("event.malformed", f"not UTF-8 JSON: {str(exc)[:200]}")
+    if not isinstance(doc, dict):
+        return Rejection("event.malformed", "not a JSON object")
+    kind = doc.get("type")
+    if kind not in EVENT_TYPES:
+        shown = kind if isinstance(kind, str) else type(kind).__name__
+        return Rejection("event.unknown_type", f"unknown type {shown[:80]!r}")
+    try:
+        return site_event_adapter.validate_python(doc)
+    except ValidationError as exc:
+        return Rejection("event.invalid", _describe(exc))
+    except (ValueError, TypeError, RecursionError) as exc:  # pathological input
+        return Rejection("event.invalid", type(exc).__name__)
+
+
+def _describe(exc: ValidationError) -> str:
+    """Name the failing fields without echoing their (possibly personal) values."""
+    parts: list[str] = []
+    for err in exc.errors(include_url=False, include_input=False)[:5]:
+        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)[:1000]
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and part in EVENT_TYPES

@@ -1,0 +1,210 @@
+"""The PostgreSQL twin of ``IngestStore``: batched, set-based SQL through asyncpg."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from services.common.kafka import Topics
+from services.ingest.domain import ConsentStatement, Customer, TagState
+from services.ingest.ports import Changes, Outcome, TenantConfig
+
+_TENANTS = """
+INSERT INTO tenants (tenant_id, region) SELECT t, $2 FROM unnest($1::text[]) AS t
+ON CONFLICT (tenant_id) DO NOTHING;
+"""
+_TENANT_CONFIG = """
+SELECT tenant_id, region, regular_threshold FROM tenants WHERE tenant_id = ANY($1::text[])
+"""
+_SUPPRESSIONS = """
+SELECT s.tenant_id, s.key_hash, s.anonymized_at FROM suppressions s
+JOIN unnest($1::text[], $2::bytea[]) AS k(tenant_id, key_hash) USING (tenant_id, key_hash)
+"""
+_CLAIM = """
+INSERT INTO processed_events (tenant_id, event_id, outcome)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[])
+ON CONFLICT DO NOTHING RETURNING tenant_id, event_id
+"""
+_LOAD = """
+SELECT c.* FROM customers c
+JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, identity_key) USING (tenant_id, identity_key)
+ORDER BY c.tenant_id, c.id
+FOR UPDATE OF c
+"""
+_COLUMNS = """
+tenant_id text, id uuid, identity_key text, email text, phone text, first_name text,
+last_name text, language text, stamps jsonb, newsletter boolean, newsletter_at timestamptz,
+newsletter_source text, newsletter_event_id uuid, first_contact_at timestamptz,
+last_contact_at timestamptz, reservations int, completed int, no_shows int, cancellations int,
+forms int, tags text[], tag_meta jsonb, removed_tags text[], completion_marks timestamptz[]
+"""
+_NAMES = [line.split()[0] for line in _COLUMNS.replace("\n", " ").split(",")]
+_UPSERT = f"""
+INSERT INTO customers ({", ".join(_NAMES)})
+SELECT {", ".join(_NAMES)} FROM jsonb_to_recordset($1::jsonb) AS r({_COLUMNS})
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+{", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES[2:])}, updated_at = now()
+"""
+_HISTORY = """
+INSERT INTO history (tenant_id, event_id, customer_id, type, occurred_at, source, summary, data)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[],
+                     $6::text[], $7::text[], $8::jsonb[])
+"""
+_CONSENT = """
+INSERT INTO consent_ledger (tenant_id, event_id, customer_id, opt_in, occurred_at, source)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::bool[], $5::timestamptz[], $6::text[])
+"""
+_OUTBOX = """
+INSERT INTO outbox (topic, key, value) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[])
+"""
+
+
+class PostgresIngestStore:
+    """Ingest storage on one asyncpg connection (one writer, batches in sequence)."""
+
+    def __init__(self, conn: asyncpg.Connection, topics: Topics, default_region: str = "BE"):
+        self.conn = conn
+        self.topics = topics
+        self.default_region = default_region
+
+    async def tenants(self, tenant_ids: Iterable[str]) -> dict[str, TenantConfig]:
+        """Config of each tenant, creating unknown tenants with defaults."""
+        ids = sorted(set(tenant_ids))
+        rows = await self.conn.fetch(_TENANT_CONFIG, ids)
+        if len(rows) < len(ids):
+            await self.conn.execute(_TENANTS, ids, self.default_region)
+            rows = await self.conn.fetch(_TENANT_CONFIG, ids)
+        return {r["tenant_id"]: TenantConfig(r["region"], r["regular_threshold"]) for r in rows}
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One database transaction."""
+        async with self.conn.transaction():
+            yield
+
+    async def suppressions(self, keys: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], datetime]:
+        """Anonymisation time of each suppressed (tenant, identity hash)."""
+        tenants, hashes = zip(*keys, strict=True)
+        rows = await self.conn.fetch(_SUPPRESSIONS, list(tenants), list(hashes))
+        return {(r["tenant_id"], bytes(r["key_hash"])): r["anonymized_at"] for r in rows}
+
+    async def claim(self, events: list[tuple[str, UUID, Outcome]]) -> set[tuple[str, UUID]]:
+        """Insert event ids into the idempotency ledger; return the ones that were new."""
+        tenants, ids, outcomes = (list(c) for c in zip(*events, strict=True))
+        rows = await self.conn.fetch(_CLAIM, tenants, ids, outcomes)
+        return {(r["tenant_id"], r["event_id"]) for r in rows}
+
+    async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
+        """Live customers by (tenant, identity key), locked for this transaction."""
+        tenants, identity_keys = (list(c) for c in zip(*sorted(keys), strict=True))
+        rows = await self.conn.fetch(_LOAD, tenants, identity_keys)
+        return {(r["tenant_id"], r["identity_key"]): _customer(r) for r in rows}
+
+    async def save(self, changes: Changes) -> None:
+        """Write a batch's changes with one statement per table."""
+        if changes.customers:
+            await self.conn.execute(_UPSERT, [_row(c) for c in changes.customers])
+        if changes.history:
+            cols = list(
+                zip(
+                    *(
+                        (t, h.event_id, h.customer_id, h.type, h.occurred_at, h.source,
+                         h.summary, h.data)
+                        for t, h in changes.history
+                    ),
+                    strict=True,
+                )
+            )
+            await self.conn.execute(_HISTORY, *(list(c) for c in cols))
+        if changes.consent:
+            cols = list(
+                zip(
+                    *(
+                        (t, s.event_id, cid, s.opt_in, s.occurred_at, s.source)
+                        for t, cid, s in changes.consent
+                    ),
+                    strict=True,
+                )
+            )
+            await self.conn.execute(_CONSENT, *(list(c) for c in cols))
+        if changes.alerts:
+            await self.conn.execute(
+                _OUTBOX,
+                [self.topics.alerts] * len(changes.alerts),
+                [a.tenant_id.encode() for a in changes.alerts],
+                [a.model_dump_json().encode() for a in changes.alerts],
+            )
+
+
+def _row(c: Customer) -> dict[str, Any]:
+    n = c.newsletter
+    return {
+        "tenant_id": c.tenant_id,
+        "id": str(c.id),
+        "identity_key": c.identity_key,
+        "email": c.email,
+        "phone": c.phone,
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "language": c.language,
+        "stamps": {k: [at.isoformat(), eid] for k, (at, eid) in c.stamps.items()},
+        "newsletter": None if n is None else n.opt_in,
+        "newsletter_at": None if n is None else n.occurred_at.isoformat(),
+        "newsletter_source": None if n is None else n.source,
+        "newsletter_event_id": None if n is None else str(n.event_id),
+        "first_contact_at": _iso(c.first_contact_at),
+        "last_contact_at": _iso(c.last_contact_at),
+        "reservations": c.reservations,
+        "completed": c.completed,
+        "no_shows": c.no_shows,
+        "cancellations": c.cancellations,
+        "forms": c.forms,
+        "tags": list(c.tags),
+        "tag_meta": {
+            k: {"origin": t.origin, "added_at": t.added_at.isoformat()} for k, t in c.tags.items()
+        },
+        "removed_tags": sorted(c.removed_tags),
+        "completion_marks": [m.isoformat() for m in c.completion_marks],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _customer(r: asyncpg.Record) -> Customer:
+    newsletter = None
+    if r["newsletter"] is not None:
+        newsletter = ConsentStatement(
+            r["newsletter"], r["newsletter_at"], r["newsletter_source"], r["newsletter_event_id"]
+        )
+    return Customer(
+        id=r["id"],
+        tenant_id=r["tenant_id"],
+        identity_key=r["identity_key"],
+        email=r["email"],
+        phone=r["phone"],
+        first_name=r["first_name"],
+        last_name=r["last_name"],
+        language=r["language"],
+        stamps={k: (datetime.fromisoformat(at), eid) for k, (at, eid) in r["stamps"].items()},
+        newsletter=newsletter,
+        first_contact_at=r["first_contact_at"],
+        last_contact_at=r["last_contact_at"],
+        reservations=r["reservations"],
+        completed=r["completed"],
+        no_shows=r["no_shows"],
+        cancellations=r["cancellations"],
+        forms=r["forms"],
+        tags={
+            code: TagState(meta["origin"], datetime.fromisoformat(meta["added_at"]))
+            for code, meta in r["tag_meta"].items()
+        },
+        removed_tags=frozenset(r["removed_tags"]),
+        completion_marks=tuple(r["completion_marks"]),
+    )

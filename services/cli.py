@@ -52,6 +52,7 @@ def cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
     app = create_app(settings, dsn)
     log.info("ingest.starting", topic=topics.site_events, group=settings.ingest_group)
     worker = faust.Worker(app, loop=loop, override_logging=False, quiet=True)
+    worker.spinner = None  # no terminal spinner: logs are JSON lines
     worker.execute_from_commandline()
     return 0  # pragma: no cover - execute_from_commandline exits
 

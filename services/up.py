@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 import os
 import signal
 import subprocess
@@ -54,7 +55,11 @@ async def _serve(
     env = {**os.environ, "CONTACTS_DATABASE_URL": dsn,
            "CONTACTS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
     for command in _service_commands():
-        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", *command], env=env))
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "services.cli", *command], env=env, start_new_session=True
+            )
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -126,7 +131,9 @@ async def _demo(settings: Settings, topics: Topics, events: int) -> None:
     """Stream the demo at a pace a person can watch, the first part in a burst."""
     from services import demo
 
-    records = demo.generate(seed=7, events=events)
+    # A new seed each run: the venues keep trading, new guests and visits arrive.
+    now = datetime.now(UTC)
+    records = demo.generate(seed=int(now.timestamp()), events=events, start=now)
     burst = len(records) // 2
     sent = await demo.stream(settings.kafka_bootstrap, topics.site_events, records[:burst])
     log.info("demo.burst_sent", events=sent)

@@ -99,6 +99,7 @@ class TansuBroker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "error")},
+            start_new_session=True,  # Ctrl-C reaches `up`, which stops the broker last
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     default_region: str = Field(default="BE", description="country for national phone numbers")
     secret: str = Field(default=DEV_SECRET, description="key for hashes of erased identities")
     dev_token: str | None = Field(default=None, description="ops token accepted in up mode")
+    api_database_url: str | None = Field(
+        default=None,
+        description="URL of the profile API's role (contacts_api); default: DATABASE_URL as it",
+    )
+    auth_failures_per_minute: int = Field(
+        default=20, ge=1, description="failed authentications per client IP before 429"
+    )
     demo: bool = Field(default=True, description="stream the demo in `contacts up`")
     log_level: str = "INFO"
     # Ingest tuning.

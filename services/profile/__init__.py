@@ -1,0 +1,1 @@
+"""The profile service: the HTTP API over the customer list (contract section 5)."""

@@ -1,0 +1,204 @@
+"""Request and response bodies of the API (pydantic v2); the OpenAPI document is built from them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.tags import MAX_TAGS_PER_CUSTOMER
+
+TagCode = str
+
+
+class Newsletter(BaseModel):
+    """Current newsletter consent: the newest statement of the ledger."""
+
+    opt_in: bool | None
+    updated_at: datetime | None
+    source: str | None
+
+
+class Counters(BaseModel):
+    """What the customer did, counted."""
+
+    reservations: int
+    completed: int
+    no_shows: int
+    cancellations: int
+    forms: int
+
+
+class CustomerTag(BaseModel):
+    """A tag on a customer, labelled in the requested language."""
+
+    code: str
+    label: str
+    origin: Literal["auto", "manual"]
+    added_at: datetime | None
+
+
+class CustomerSummary(BaseModel):
+    """One row of the customer list."""
+
+    id: uuid.UUID
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    language: str | None
+    newsletter: bool | None
+    tags: list[str]
+    flags: list[str]
+    first_contact_at: datetime | None
+    last_contact_at: datetime | None
+    reservations: int
+    no_shows: int
+
+
+class CustomerPage(BaseModel):
+    """A page of the customer list; ``total`` only when ``include_total=true``."""
+
+    items: list[CustomerSummary]
+    next_cursor: str | None
+    total: int | None = None
+
+
+class CustomerCard(BaseModel):
+    """Everything staff see about one customer."""
+
+    id: uuid.UUID
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    language: str | None
+    newsletter: Newsletter
+    tags: list[CustomerTag]
+    first_contact_at: datetime | None
+    last_contact_at: datetime | None
+    counters: Counters
+    flags: list[str]
+    anonymized: bool
+    anonymized_at: datetime | None
+
+
+class HistoryEntry(BaseModel):
+    """One event in a customer's history."""
+
+    id: uuid.UUID
+    type: str
+    occurred_at: datetime
+    source: str
+    summary: str
+
+
+class HistoryEntryFull(HistoryEntry):
+    """One history entry with the event's data (without the contact block)."""
+
+    data: dict[str, Any]
+
+
+class HistoryPage(BaseModel):
+    """A page of history, newest first."""
+
+    items: list[HistoryEntry]
+    next_cursor: str | None
+
+
+class Lookup(BaseModel):
+    """What the booking widget needs to know about a guest."""
+
+    id: uuid.UUID
+    tags: list[str]
+    flags: list[str]
+    counters: Counters
+
+
+class TagsUpdate(BaseModel):
+    """The full desired set of a customer's tags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[TagCode] = Field(examples=[["vip", "regular"]])
+
+
+class Labels(BaseModel):
+    """A tag's label in each language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nl: str = Field(min_length=1, max_length=60)
+    fr: str = Field(min_length=1, max_length=60)
+    en: str = Field(min_length=1, max_length=60)
+
+
+class TagCreate(BaseModel):
+    """A custom tag for one tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["wine_club"])
+    labels: Labels
+
+
+class Tag(BaseModel):
+    """A tag of the tenant's vocabulary."""
+
+    code: str
+    label: str
+    labels: Labels
+    builtin: bool
+
+
+class TagList(BaseModel):
+    """The tenant's vocabulary: built-in tags, then custom ones."""
+
+    items: list[Tag]
+    max_per_customer: int = MAX_TAGS_PER_CUSTOMER
+
+
+class Anonymized(BaseModel):
+    """The outcome of an erasure."""
+
+    id: uuid.UUID
+    anonymized: bool
+    anonymized_at: datetime
+
+
+class ConsentStatement(BaseModel):
+    """One statement of the newsletter consent ledger."""
+
+    event_id: uuid.UUID
+    opt_in: bool
+    occurred_at: datetime
+    source: str
+    recorded_at: datetime
+
+
+class TagState(BaseModel):
+    """The raw tag state held for a customer."""
+
+    tags: list[str]
+    tag_meta: dict[str, Any]
+    removed_tags: list[str]
+
+
+class DataExport(BaseModel):
+    """GDPR access: everything held about one person."""
+
+    exported_at: datetime
+    tenant_id: str
+    customer: CustomerCard
+    history: list[HistoryEntryFull]
+    consent: list[ConsentStatement]
+    tags: TagState
+
+
+class Status(BaseModel):
+    """A liveness / readiness answer."""
+
+    status: str
+    checks: dict[str, str] | None = None

@@ -1,0 +1,61 @@
+"""API tokens: issued once, stored as a sha256 hash, revocable (owner connection; CLI, tests)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+
+SCOPES = frozenset({"read", "write", "import", "export", "gdpr"})
+TOKEN_PREFIX = "ct_"
+_TENANT = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")
+_INSERT = """
+INSERT INTO api_tokens (id, tenant_id, scopes, token_hash, name, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+_REVOKE = """
+UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id
+"""
+
+
+def token_hash(token: str) -> bytes:
+    """The stored form of a token: its sha256 (tokens are random, so no salt is needed)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_token() -> str:
+    """A fresh token: ``ct_`` and 32 random bytes, url-safe base64."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create_token(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    scopes: list[str],
+    *,
+    name: str | None = None,
+    expires_days: float | None = None,
+) -> tuple[uuid.UUID, str]:
+    """Store a new token for ``tenant_id`` (or ``*``); return its id and the token, shown once."""
+    if not _TENANT.match(tenant_id):
+        raise ValueError(f"bad tenant id {tenant_id!r}")
+    unknown = set(scopes) - SCOPES
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {sorted(SCOPES)}; got {sorted(scopes)}")
+    token_id, token = uuid.uuid4(), new_token()
+    expires = None
+    if expires_days is not None:
+        expires = datetime.now(timezone.utc) + timedelta(days=expires_days)
+    await conn.execute(
+        _INSERT, token_id, tenant_id, sorted(set(scopes)), token_hash(token), name, expires
+    )
+    return token_id, token
+
+
+async def revoke_token(conn: asyncpg.Connection, token_id: uuid.UUID) -> bool:
+    """Revoke a token; False when no such token exists."""
+    return await conn.fetchval(_REVOKE, token_id) is not None

@@ -50,11 +50,95 @@ def cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
         ensure_topics(settings.kafka_bootstrap, topics.all(), settings.ingest_partitions)
     )
     app = create_app(settings, dsn)
+    if settings.ingest_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.ingest_metrics_port, addr=settings.http_host)
     log.info("ingest.starting", topic=topics.site_events, group=settings.ingest_group)
     worker = faust.Worker(app, loop=loop, override_logging=False, quiet=True)
     worker.spinner = None  # no terminal spinner: logs are JSON lines
     worker.execute_from_commandline()
     return 0  # pragma: no cover - execute_from_commandline exits
+
+
+def cmd_profile(settings: Settings, _: argparse.Namespace) -> int:
+    """Run the profile API (uvicorn) on CONTACTS_HTTP_HOST / CONTACTS_HTTP_PORT."""
+    import uvicorn
+
+    from services.common.db import migrate
+    from services.profile.app import create_app
+
+    dsn = _dsn(settings)
+    if settings.secret == DEV_SECRET:
+        log.warning("settings.dev_secret", hint="set CONTACTS_SECRET in production")
+    asyncio.run(migrate(dsn))
+    app = create_app(settings, dsn=dsn)
+    log.info("profile.starting", host=settings.http_host, port=settings.http_port)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
+                access_log=False)
+    return 0
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue an API token and print it once (only its hash is stored)."""
+    from services.common.db import connect, migrate
+    from services.profile.tokens import create_token
+
+    dsn = _dsn(settings)
+    scopes = [s.strip() for s in args.scope.split(",") if s.strip()]
+
+    async def run() -> tuple[object, str]:
+        await migrate(dsn)
+        conn = await connect(dsn)
+        try:
+            return await create_token(conn, args.tenant, scopes, name=args.name,
+                                      expires_days=args.expires_days)
+        finally:
+            await conn.close()
+
+    try:
+        token_id, token = asyncio.run(run())
+    except ValueError as exc:
+        sys.exit(f"contacts token create: {exc}")
+    log.info("token.created", token_id=str(token_id), tenant_id=args.tenant, scopes=scopes)
+    print(f"token id: {token_id}", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke an API token by id."""
+    import uuid
+
+    from services.common.db import connect
+    from services.profile.tokens import revoke_token
+
+    async def run() -> bool:
+        conn = await connect(_dsn(settings))
+        try:
+            return await revoke_token(conn, uuid.UUID(args.id))
+        finally:
+            await conn.close()
+
+    if not asyncio.run(run()):
+        sys.exit(f"contacts token revoke: no token {args.id}")
+    log.info("token.revoked", token_id=args.id)
+    return 0
+
+
+def _add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = sub.add_parser("token", help="manage API tokens")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="issue a token (printed once)")
+    create.set_defaults(func=cmd_token_create)
+    create.add_argument("--tenant", required=True, help="tenant id, or * for ops")
+    create.add_argument("--scope", required=True,
+                        help="comma-separated: read,write,import,export,gdpr")
+    create.add_argument("--name", default=None, help="what the token is for")
+    create.add_argument("--expires-days", type=float, default=None, help="lifetime in days")
+    revoke = actions.add_parser("revoke", help="revoke a token by id")
+    revoke.set_defaults(func=cmd_token_revoke)
+    revoke.add_argument("id", help="the token id printed by `token create`")
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -91,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         "up": (cmd_up, "embedded PostgreSQL + broker, all services, live demo"),
         "migrate": (cmd_migrate, "apply database migrations"),
         "ingest": (cmd_ingest, "run the ingest worker"),
+        "profile": (cmd_profile, "run the profile API"),
         "demo": (cmd_demo, "stream demo events"),
     }
     for name, (func, help_text) in commands.items():
@@ -102,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--seed", type=int, default=7)
             p.add_argument("--venues", type=int, default=4)
             p.add_argument("--rate", type=float, default=None, help="events per second")
+    _add_token_parser(sub)
     return parser
 
 

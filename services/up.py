@@ -52,8 +52,12 @@ async def _serve(
     await migrate(dsn)
     topics = Topics(settings.topic_prefix)
     await ensure_topics(settings.kafka_bootstrap, topics.all(), settings.ingest_partitions)
-    env = {**os.environ, "CONTACTS_DATABASE_URL": dsn,
-           "CONTACTS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    env = {
+        "CONTACTS_INGEST_METRICS_PORT": "9101",
+        **os.environ,
+        "CONTACTS_DATABASE_URL": dsn,
+        "CONTACTS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+    }
     for command in _service_commands():
         children.append(
             subprocess.Popen(

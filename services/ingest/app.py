@@ -6,10 +6,11 @@ import asyncio
 
 import faust
 import structlog
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
 from services.common.kafka import Topics
 from services.common.settings import Settings
+from services.ingest import metrics
 from services.ingest.worker import Headers, IngestWorker, Record
 
 log = structlog.get_logger(__name__)
@@ -58,7 +59,9 @@ def create_app(settings: Settings, dsn: str) -> faust.App:
             async for events in stream.take_events(
                 settings.ingest_batch_size, within=settings.ingest_batch_within
             ):
-                await _finish(worker, [_record(e) for e in events])
+                records = [_record(e) for e in events]
+                await _finish(worker, records)
+                _observe_lag(app, records)
         finally:
             await worker.close()
 
@@ -90,6 +93,17 @@ async def _until_done(worker: IngestWorker, records: list[Record]) -> None:
             log.error("ingest.batch_retry", error=type(exc).__name__, delay=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+def _observe_lag(app: faust.App, records: list[Record]) -> None:
+    """Publish per-partition lag after a batch, from the consumer's high-water marks."""
+    last: dict[tuple[str, int], int] = {}
+    for r in records:
+        last[(r.topic, r.partition)] = max(r.offset, last.get((r.topic, r.partition), -1))
+    for (topic, partition), offset in last.items():
+        highwater = app.consumer.highwater(TP(topic, partition))
+        if highwater is not None:
+            metrics.LAG.labels(str(partition)).set(max(highwater - offset - 1, 0))
 
 
 def _record(event: EventT[bytes]) -> Record:

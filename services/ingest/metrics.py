@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "contacts_ingest_events_total",
@@ -16,4 +16,9 @@ BATCH_SECONDS = Histogram(
     "contacts_ingest_batch_seconds",
     "Time to apply one batch",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LAG = Gauge(
+    "contacts_ingest_lag",
+    "Records in a partition not yet applied (high-water mark minus next offset)",
+    ["partition"],
 )

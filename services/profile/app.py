@@ -1,0 +1,49 @@
+"""The FastAPI application factory of the profile service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.common.settings import Settings
+from services.profile import problems, routes_customers, routes_gdpr, routes_ops, routes_tags
+from services.profile.auth import Authenticator, FailureLimiter
+from services.profile.db import Database, api_dsn_from
+from services.profile.metrics import Metrics, MetricsMiddleware
+
+DESCRIPTION = """
+The customer list of each venue, built from its site events.
+
+Authenticate with `Authorization: Bearer <token>` (`contacts token create`). Errors are
+`application/problem+json` (RFC 9457). Lists use keyset pagination: pass `next_cursor` back as
+`cursor`.
+"""
+
+
+def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> FastAPI:
+    """The API on ``api_dsn`` (the contacts_api role); derived from the owner's ``dsn`` if unset."""
+    db = Database(api_dsn or settings.api_database_url or api_dsn_from(dsn))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await db.open()
+        try:
+            yield
+        finally:
+            await db.close()
+
+    app = FastAPI(title="contacts profile API", version="1", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.authenticator = Authenticator(
+        db, FailureLimiter(settings.auth_failures_per_minute), settings.dev_token
+    )
+    app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    problems.install(app)
+    for module in (routes_customers, routes_tags, routes_gdpr, routes_ops):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,47 @@
+"""Shared route dependencies and parameter types."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query, Request
+
+from services.common.settings import Settings
+from services.profile.auth import Principal, require
+from services.profile.db import Database
+from services.profile.tagging import pick_language
+
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="the venue's tenant id")]
+CustomerId = Annotated[uuid.UUID, Path(description="the customer's id")]
+Reader = Annotated[Principal, Depends(require("read"))]
+Writer = Annotated[Principal, Depends(require("write"))]
+Gdpr = Annotated[Principal, Depends(require("gdpr"))]
+
+
+def get_db(request: Request) -> Database:
+    """The API's database."""
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_language(
+    lang: Annotated[str | None, Query(pattern=r"^[a-zA-Z]{2}([-_][a-zA-Z0-9]{1,8})*$",
+                                      description="label language: nl, fr or en")] = None,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str:
+    """The label language: ``?lang=``, else Accept-Language, else en."""
+    return pick_language(lang, accept_language)
+
+
+Db = Annotated[Database, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Language = Annotated[str, Depends(get_language)]

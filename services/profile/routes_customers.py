@@ -1,0 +1,204 @@
+"""Customer list, card, history and lookup."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from schemas.normalize import normalize_email, normalize_phone
+from services.profile import models, queries, views
+from services.profile.cursor import decode_cursor, encode_cursor
+from services.profile.deps import AppSettings, CustomerId, Db, Language, Reader, TenantId
+from services.profile.problems import Problem, problem_responses
+from services.profile.tagging import vocabulary
+
+router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["customers"])
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
+_TAG = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_COMMON = problem_responses(401, 403, 422, 429, 503)
+_ONE = problem_responses(401, 403, 404, 422, 429, 503)
+Sort = Literal[
+    "last_contact_at", "-last_contact_at", "first_contact_at", "-first_contact_at",
+    "name", "-name",
+]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)  # an instant without offset is read as UTC
+    return value
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(422, f"invalid: {field}",
+                   errors=[{"field": field, "message": message, "code": "value_error"}])
+
+
+@router.get("/customers", response_model=models.CustomerPage, response_model_exclude_unset=True,
+            responses=_COMMON, summary="List customers (filters, sort, keyset pagination)")
+async def list_customers(  # noqa: PLR0913 - one parameter per documented filter
+    tenant: TenantId,
+    _: Reader,
+    db: Db,
+    settings: AppSettings,
+    language: Annotated[list[str], Query(description="ISO 639-1, repeatable")] = [],  # noqa: B006
+    newsletter: Literal["true", "false", "unknown"] | None = None,
+    first_contact_from: datetime | None = None,
+    first_contact_to: datetime | None = None,
+    last_contact_from: datetime | None = None,
+    last_contact_to: datetime | None = None,
+    tag: Annotated[list[str], Query(description="repeatable; all must match")] = [],  # noqa: B006
+    min_reservations: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    min_no_shows: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100,
+                                   description="fuzzy over name, email and phone")] = None,
+    sort: Sort = "-last_contact_at",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    include_total: bool = False,
+) -> models.CustomerPage:
+    """A page of the tenant's (not anonymised) customers."""
+    for code in language:
+        if not _LANGUAGE.match(code):
+            raise _invalid("language", "an ISO 639-1 code like nl")
+    for code in tag:
+        if not _TAG.match(code):
+            raise _invalid("tag", "a tag code like vip")
+    key: queries.SortKey = sort.lstrip("-")  # type: ignore[assignment]
+    descending = sort.startswith("-")
+    scope = f"customers\x00{tenant}\x00{sort}"
+    after: tuple[Any, uuid.UUID] | None = None
+    if cursor is not None:
+        value, raw_id = decode_cursor(settings.secret, scope, cursor, 2)
+        try:
+            parsed = value if key == "name" else datetime.fromisoformat(value)
+            after = (parsed, uuid.UUID(raw_id))
+        except (TypeError, ValueError) as exc:
+            raise _invalid("cursor", "not a cursor of this list") from exc
+    async with db.tenant(tenant) as conn:
+        phone = None
+        if q is not None and any(ch.isdigit() for ch in q):
+            phone = normalize_phone(q, await queries.region(conn, tenant, settings.default_region))
+        filters = queries.CustomerFilters(
+            language=language, newsletter=newsletter,
+            first_contact_from=_utc(first_contact_from), first_contact_to=_utc(first_contact_to),
+            last_contact_from=_utc(last_contact_from), last_contact_to=_utc(last_contact_to),
+            tag=tag, min_reservations=min_reservations, min_no_shows=min_no_shows,
+            q=q, q_phone=phone,
+        )
+        rows = await queries.list_customers(
+            conn, tenant, filters, sort=key, descending=descending, after=after, limit=limit + 1
+        )
+        total = await queries.count_customers(conn, tenant, filters) if include_total else None
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]["sort_value"]
+        value = last if isinstance(last, str) or last is None else last.isoformat()
+        next_cursor = encode_cursor(settings.secret, scope, [value, str(rows[-1]["id"])])
+    extra = {"total": total} if include_total else {}
+    return models.CustomerPage(
+        items=[views.summary(r) for r in rows], next_cursor=next_cursor, **extra
+    )
+
+
+@router.get("/customers/{customer_id}", response_model=models.CustomerCard, responses=_ONE,
+            summary="The customer card")
+async def get_customer(
+    tenant: TenantId, customer_id: CustomerId, _: Reader, db: Db, lang: Language
+) -> models.CustomerCard:
+    """Names, contact, consent, tags (labelled), dates, counters and flags of one customer."""
+    async with db.tenant(tenant) as conn:
+        row = await conn.fetchrow(queries.CUSTOMER, tenant, customer_id)
+        if row is None:
+            raise Problem(404, "no such customer")
+        vocab = vocabulary(await queries.custom_tags(conn, tenant))
+    return views.card(row, vocab, lang)
+
+
+@router.get("/customers/{customer_id}/history", response_model=models.HistoryPage,
+            responses=_ONE, summary="A customer's history, newest first")
+async def get_history(
+    tenant: TenantId,
+    customer_id: CustomerId,
+    _: Reader,
+    db: Db,
+    settings: AppSettings,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> models.HistoryPage:
+    """Entries {id, type, occurred_at, source, summary}, keyset-paginated."""
+    scope = f"history\x00{tenant}\x00{customer_id}"
+    at: datetime | None = None
+    event_id: uuid.UUID | None = None
+    if cursor is not None:
+        raw_at, raw_id = decode_cursor(settings.secret, scope, cursor, 2)
+        try:
+            at, event_id = datetime.fromisoformat(raw_at), uuid.UUID(raw_id)
+        except (TypeError, ValueError) as exc:
+            raise _invalid("cursor", "not a cursor of this list") from exc
+    async with db.tenant(tenant) as conn:
+        if await conn.fetchrow(queries.CUSTOMER, tenant, customer_id) is None:
+            raise Problem(404, "no such customer")
+        rows = await conn.fetch(queries.HISTORY_PAGE, tenant, customer_id, at, event_id,
+                                limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(
+            settings.secret, scope, [last["occurred_at"].isoformat(), str(last["id"])]
+        )
+    return models.HistoryPage(
+        items=[models.HistoryEntry(**dict(r)) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get("/customers/{customer_id}/history/{entry_id}", response_model=models.HistoryEntryFull,
+            responses=_ONE, summary="One history entry in full")
+async def get_history_entry(
+    tenant: TenantId, customer_id: CustomerId, entry_id: uuid.UUID, _: Reader, db: Db
+) -> models.HistoryEntryFull:
+    """One entry with the event's data."""
+    async with db.tenant(tenant) as conn:
+        row = await conn.fetchrow(queries.HISTORY_ENTRY, tenant, customer_id, entry_id)
+    if row is None:
+        raise Problem(404, "no such history entry")
+    return models.HistoryEntryFull(**dict(row))
+
+
+@router.get("/customer-lookup", response_model=models.Lookup, responses=_ONE,
+            summary="Find a guest by email or phone (booking widget)")
+async def lookup(
+    tenant: TenantId,
+    _: Reader,
+    db: Db,
+    settings: AppSettings,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    phone: Annotated[str | None, Query(max_length=40, description="any human format")] = None,
+) -> models.Lookup:
+    """Id, tags, flags and counters of the guest with this email (first) or phone."""
+    if not email and not phone:
+        raise _invalid("email", "give an email or a phone")
+    normal_email = normalize_email(email)
+    if email and normal_email is None and not phone:
+        raise _invalid("email", "not a usable email address")
+    async with db.tenant(tenant) as conn:
+        row = None
+        if normal_email is not None:
+            row = await conn.fetchrow(queries.LOOKUP_EMAIL, tenant, normal_email)
+        if row is None and phone:
+            normal_phone = normalize_phone(
+                phone, await queries.region(conn, tenant, settings.default_region)
+            )
+            if normal_phone is None and normal_email is None:
+                raise _invalid("phone", "not a usable phone number")
+            if normal_phone is not None:
+                row = await conn.fetchrow(queries.LOOKUP_PHONE, tenant, normal_phone)
+    if row is None:
+        raise Problem(404, "no customer with this email or phone")
+    return views.lookup(row)

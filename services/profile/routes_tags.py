@@ -1,0 +1,79 @@
+"""The tag vocabulary and staff setting a customer's tags."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter
+
+from schemas.tags import BUILTIN_TAGS
+from services.profile import models, queries, views
+from services.profile.deps import CustomerId, Db, Language, Reader, TenantId, Writer
+from services.profile.problems import Problem, problem_responses
+from services.profile.tagging import TagError, label, replace_tags, vocabulary
+
+router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["tags"])
+
+
+def _tag(code: str, labels: dict[str, str], language: str) -> models.Tag:
+    return models.Tag(
+        code=code,
+        label=label({code: labels}, code, language),
+        labels=models.Labels(**labels),
+        builtin=code in BUILTIN_TAGS,
+    )
+
+
+@router.get("/tags", response_model=models.TagList,
+            responses=problem_responses(401, 403, 422, 429, 503), summary="The tag vocabulary")
+async def list_tags(tenant: TenantId, _: Reader, db: Db, lang: Language) -> models.TagList:
+    """Built-in tags, then the tenant's custom tags."""
+    async with db.tenant(tenant) as conn:
+        vocab = vocabulary(await queries.custom_tags(conn, tenant))
+    return models.TagList(items=[_tag(code, labels, lang) for code, labels in vocab.items()])
+
+
+@router.post("/tags", response_model=models.Tag, status_code=201,
+             responses=problem_responses(401, 403, 409, 422, 429, 503),
+             summary="Add a custom tag")
+async def create_tag(
+    tenant: TenantId, body: models.TagCreate, _: Writer, db: Db, lang: Language
+) -> models.Tag:
+    """A new tag code with nl / fr / en labels; 409 if the code exists."""
+    labels = body.labels.model_dump()
+    if body.code in BUILTIN_TAGS:
+        raise Problem(409, f"{body.code!r} is a built-in tag")
+    async with db.tenant(tenant) as conn:
+        if await conn.fetchval(queries.INSERT_TAG, tenant, body.code, labels) is None:
+            raise Problem(409, f"tag {body.code!r} exists")
+    return _tag(body.code, labels, lang)
+
+
+@router.put("/customers/{customer_id}/tags", response_model=models.CustomerCard,
+            responses=problem_responses(401, 403, 404, 422, 429, 503),
+            summary="Replace a customer's tags")
+async def put_tags(
+    tenant: TenantId,
+    customer_id: CustomerId,
+    body: models.TagsUpdate,
+    _: Writer,
+    db: Db,
+    lang: Language,
+) -> models.CustomerCard:
+    """The body is the full desired set; auto tags left out are never re-added by ingest."""
+    async with db.tenant(tenant) as conn:
+        row = await conn.fetchrow(queries.CUSTOMER_FOR_UPDATE, tenant, customer_id)
+        if row is None or row["anonymized_at"] is not None:
+            raise Problem(404, "no such customer")
+        vocab = vocabulary(await queries.custom_tags(conn, tenant))
+        try:
+            update = replace_tags(body.tags, row["tag_meta"], list(row["removed_tags"]),
+                                  set(vocab), datetime.now(timezone.utc))
+        except TagError as exc:
+            raise Problem(422, str(exc), errors=[
+                {"field": "tags", "message": str(exc), "code": "value_error"}]) from exc
+        await conn.execute(queries.UPDATE_TAGS, tenant, customer_id, update.tags,
+                           update.tag_meta, update.removed_tags)
+        row = await conn.fetchrow(queries.CUSTOMER, tenant, customer_id)
+    assert row is not None
+    return views.card(row, vocab, lang)

@@ -1,0 +1,77 @@
+"""Database rows to response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.tags import FLAGGING_TAGS
+from services.profile import models
+from services.profile.tagging import label
+
+
+def flags(tags: list[str]) -> list[str]:
+    """The flagging tags (no_show, problem) a customer carries, sorted."""
+    return sorted(set(tags) & FLAGGING_TAGS)
+
+
+def counters(row: asyncpg.Record) -> models.Counters:
+    """A customer's counters."""
+    return models.Counters(
+        reservations=row["reservations"], completed=row["completed"],
+        no_shows=row["no_shows"], cancellations=row["cancellations"], forms=row["forms"],
+    )
+
+
+def summary(row: asyncpg.Record) -> models.CustomerSummary:
+    """A list row."""
+    data = {k: row[k] for k in models.CustomerSummary.model_fields if k != "flags"}
+    return models.CustomerSummary(**data, flags=flags(row["tags"]))
+
+
+def _added_at(meta: dict[str, Any]) -> datetime | None:
+    raw = meta.get("added_at")
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+
+def card(
+    row: asyncpg.Record, vocab: dict[str, dict[str, str]], language: str
+) -> models.CustomerCard:
+    """The customer card, tag labels in ``language``."""
+    meta: dict[str, Any] = row["tag_meta"]
+    tags = [
+        models.CustomerTag(
+            code=code,
+            label=label(vocab, code, language),
+            origin="auto" if meta.get(code, {}).get("origin") == "auto" else "manual",
+            added_at=_added_at(meta.get(code, {})),
+        )
+        for code in row["tags"]
+    ]
+    return models.CustomerCard(
+        id=row["id"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        email=row["email"],
+        phone=row["phone"],
+        language=row["language"],
+        newsletter=models.Newsletter(
+            opt_in=row["newsletter"], updated_at=row["newsletter_at"],
+            source=row["newsletter_source"],
+        ),
+        tags=tags,
+        first_contact_at=row["first_contact_at"],
+        last_contact_at=row["last_contact_at"],
+        counters=counters(row),
+        flags=flags(row["tags"]),
+        anonymized=row["anonymized_at"] is not None,
+        anonymized_at=row["anonymized_at"],
+    )
+
+
+def lookup(row: asyncpg.Record) -> models.Lookup:
+    """The booking widget's view of a customer."""
+    return models.Lookup(id=row["id"], tags=list(row["tags"]), flags=flags(row["tags"]),
+                         counters=counters(row))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -161,15 +161,13 @@ class ImportEvent(_Envelope):
 
 
 SiteEvent = Annotated[
-    Union[
-        ReservationEvent,
-        CancellationEvent,
-        NoShowEvent,
-        CompletedEvent,
-        FormEvent,
-        IntegrationEvent,
-        ImportEvent,
-    ],
+    ReservationEvent
+    | CancellationEvent
+    | NoShowEvent
+    | CompletedEvent
+    | FormEvent
+    | IntegrationEvent
+    | ImportEvent,
     Field(discriminator="type"),
 ]
 

@@ -9,7 +9,11 @@ MAX_TAGS_PER_CUSTOMER: Final = 9
 TAG_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 BUILTIN_TAGS: Final[dict[str, dict[str, str]]] = {
-    "friends_family": {"nl": "Vrienden & Familie", "fr": "Amis & Famille", "en": "Friends & Family"},
+    "friends_family": {
+        "nl": "Vrienden & Familie",
+        "fr": "Amis & Famille",
+        "en": "Friends & Family",
+    },
     "business": {"nl": "Zakelijk", "fr": "Business", "en": "Business"},
     "influencer": {"nl": "Influencer", "fr": "Influenceur", "en": "Influencer"},
     "local": {"nl": "Lokaal", "fr": "Local", "en": "Local"},

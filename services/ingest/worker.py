@@ -1,4 +1,4 @@
-"""One batch of raw records: decode, apply with retries, dead-letter, publish alerts. Never raises."""
+"""One batch of raw records: decode, apply with retries, dead-letter, publish alerts."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ async def test_sigkill_three_times_loses_and_duplicates_nothing(
     stack: Stack, db_url: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     records = demo.generate(seed=11, venues=6, guests_per_venue=400, events=EVENTS)
-    valid = [d for d in (decode(r.value) for r in records if r.valid) if not isinstance(d, Rejection)]
+    decoded = (decode(r.value) for r in records if r.valid)
+    valid = [d for d in decoded if not isinstance(d, Rejection)]
     expected_ids = {(e.tenant_id, e.event_id) for e in valid}
     invalid = {r.value for r in records if not r.valid}
     topics = await create_topics(stack.bootstrap, topic_prefix)

@@ -38,7 +38,8 @@ async def env(
     db_url = with_database(stack.admin_url, name)
     prefix = f"m{uuid.uuid4().hex[:8]}."
     topics = await create_topics(stack.bootstrap, prefix)
-    worker = IngestProcess(db_url, stack.bootstrap, prefix, tmp_path_factory.mktemp("ingest") / "log")
+    log = tmp_path_factory.mktemp("ingest") / "log"
+    worker = IngestProcess(db_url, stack.bootstrap, prefix, log)
     worker.start()
     yield db_url, topics
     assert worker.stop() == 0, Path(worker.log_path).read_text()[-3000:]

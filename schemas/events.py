@@ -30,6 +30,15 @@ class _Model(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=8000)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL: refuse it here, naming the field, not in the database.
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in items):
+            raise ValueError("NUL character (\\u0000) not allowed")
+        return value
+
 
 class Contact(_Model):
     """Who the event is about, as the producer wrote it (normalised later, per tenant)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -10,6 +11,8 @@ from email_validator import EmailNotValidError, validate_email
 _LANGUAGE = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]{2,8})*$")
 
 
+# Guests come back: the same raw strings recur, and parsing them is the costliest step of ingest.
+@lru_cache(maxsize=65536)
 def normalize_email(raw: str | None) -> str | None:
     """Return the trimmed, lower-cased address, or None when it is not a usable email."""
     if raw is None:
@@ -24,6 +27,7 @@ def normalize_email(raw: str | None) -> str | None:
     return checked.normalized.lower()
 
 
+@lru_cache(maxsize=65536)
 def normalize_phone(raw: str | None, region: str = "BE") -> str | None:
     """Return the number in E.164, national numbers read in ``region``; None when unusable."""
     if raw is None:

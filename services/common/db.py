@@ -24,7 +24,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     """jsonb in and out as Python objects, encoded with orjson."""
     await conn.set_type_codec(
         "jsonb",
-        encoder=lambda v: orjson.dumps(v).decode(),
+        encoder=lambda v: orjson.dumps(v, default=str).decode(),
         decoder=orjson.loads,
         schema="pg_catalog",
     )

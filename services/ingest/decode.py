@@ -25,9 +25,6 @@ def decode(raw: bytes | None) -> SiteEvent | Rejection:
         return Rejection("event.malformed", "empty record value")
     if len(raw) > MAX_EVENT_BYTES:
         return Rejection("event.too_large", f"{len(raw)} bytes > {MAX_EVENT_BYTES}")
-    if b"\\u0000" in raw:
-        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-        return Rejection("event.invalid", "NUL character (\\u0000) in a string")
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -36,7 +33,7 @@ def decode(raw: bytes | None) -> SiteEvent | Rejection:
     if not isinstance(doc, dict):
         return Rejection("event.malformed", "not a JSON object")
     kind = doc.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         shown = kind if isinstance(kind, str) else type(kind).__name__
         return Rejection("event.unknown_type", f"unknown type {shown[:80]!r}")
     try:

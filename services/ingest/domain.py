@@ -231,13 +231,21 @@ def _count(c: Customer, event: SiteEvent, regular_threshold: int) -> None:
 
 
 def _add_tag(c: Customer, code: str, origin: Origin, at: datetime) -> None:
-    """Add a tag, keep the earliest date; a tag staff removed is never re-added by the system."""
+    """Add a tag, keep the earliest date; a tag staff removed is never re-added by the system.
+
+    A tag both stated by people (an import) and derived by the system is manual, whatever
+    arrived first: the result must not depend on arrival order.
+    """
     if code in c.removed_tags:
         return
     current = c.tags.get(code)
     if current is not None:
-        if at < current.added_at:
-            c.tags[code] = TagState(current.origin, at)
+        merged = TagState(
+            "manual" if "manual" in (origin, current.origin) else "auto",
+            min(at, current.added_at),
+        )
+        if merged != current:
+            c.tags[code] = merged
         return
     if len(c.tags) >= MAX_TAGS_PER_CUSTOMER:
         return

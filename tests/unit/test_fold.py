@@ -479,14 +479,6 @@ def test_tag_already_present_keeps_its_origin_and_earliest_date() -> None:
     assert c.tags == {"no_show": TagState("manual", minutes(-100))}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: tag origin depends on arrival order. _add_tag keeps the origin of whichever "
-    "event added the tag first, so an import carrying `no_show` (manual) and a no-show event "
-    "(auto) give origin 'manual' in one order and 'auto' in the other, violating contract 3.3 "
-    "(any order gives the same profiles); the origin is visible on the card and decides what "
-    "PUT /tags (manual set) replaces.",
-)
 def test_tag_origin_does_not_depend_on_arrival_order() -> None:
     imported = make_event("contact.imported", at=0, tags=["no_show"])
     no_show = make_event("reservation.no_show", at=5)

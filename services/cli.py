@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--venues", type=int, default=4)
             p.add_argument("--rate", type=float, default=None, help="events per second")
     _add_token_parser(sub)
+    from services.export.cli import add_export_parsers
+
+    add_export_parsers(sub)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -18,6 +19,19 @@ MIGRATIONS_DIR = Path(
 )
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_KEY = 0x636F6E74  # advisory lock: one migrator at a time
+
+
+API_ROLE = "contacts_api"
+
+
+def role_dsn(dsn: str, role: str = API_ROLE) -> str:
+    """The same server and database as ``dsn``, logging in as ``role`` with no password.
+
+    For trust / peer setups (the embedded server); elsewhere set CONTACTS_API_DATABASE_URL.
+    """
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(role)}:@{host}"))
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

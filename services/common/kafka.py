@@ -43,6 +43,11 @@ class Topics:
         return [self.site_events, self.dlq, self.alerts, self.export_requests]
 
 
+def broker_url(bootstrap: str) -> str:
+    """faust's broker URL for a comma-separated bootstrap list."""
+    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+
+
 async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

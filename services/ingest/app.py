@@ -9,17 +9,12 @@ import faust
 import structlog
 from faust.types import TP, EventT, StreamT
 
-from services.common.kafka import Topics
+from services.common.kafka import Topics, broker_url
 from services.common.settings import Settings
 from services.ingest import metrics
 from services.ingest.worker import Headers, IngestWorker, Record
 
 log = structlog.get_logger(__name__)
-
-
-def broker_url(bootstrap: str) -> str:
-    """faust's broker URL for a comma-separated bootstrap list."""
-    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
 
 
 def create_app(settings: Settings, dsn: str) -> faust.App:

@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
@@ -97,7 +97,7 @@ class Authenticator:
             row = await conn.fetchrow(_LOOKUP, digest)
         if row is None or not hmac.compare_digest(bytes(row["token_hash"]), digest):
             return None
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if row["revoked_at"] is not None or (row["expires_at"] and row["expires_at"] <= now):
             return None
         return Principal(row["id"], row["tenant_id"], frozenset(row["scopes"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -45,7 +46,7 @@ class Database:
         if self._pool is None:
             raise RuntimeError("Database.open() was not awaited")
         async with self._pool.acquire(timeout=5) as conn:
-            yield conn
+            yield cast(asyncpg.Connection, conn)  # a proxy with the same interface
 
     @asynccontextmanager
     async def tenant(self, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:

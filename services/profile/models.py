@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.tags import MAX_TAGS_PER_CUSTOMER
 
 TagCode = str
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
 
 class Newsletter(BaseModel):
@@ -130,9 +131,9 @@ class Labels(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    nl: str = Field(min_length=1, max_length=60)
-    fr: str = Field(min_length=1, max_length=60)
-    en: str = Field(min_length=1, max_length=60)
+    nl: str = Field(min_length=1, max_length=60, pattern=NO_NUL)
+    fr: str = Field(min_length=1, max_length=60, pattern=NO_NUL)
+    en: str = Field(min_length=1, max_length=60, pattern=NO_NUL)
 
 
 class TagCreate(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -49,7 +50,7 @@ class ProblemModel(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-class Problem(Exception):  # noqa: N818 - it is the RFC's name
+class Problem(Exception):
     """Raise to answer with a problem document."""
 
     def __init__(
@@ -72,7 +73,7 @@ def problem_response(
     status: int,
     detail: str | None = None,
     *,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
     """A problem+json response for ``status``."""
@@ -126,6 +127,12 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, f"invalid: {fields}", errors=errors)
 
 
+async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
+    # Input PostgreSQL cannot store (e.g. NUL in text) that validation let through.
+    log.info("request.data_error", error=type(exc).__name__, path=request.url.path)
+    return problem_response(request, 422, "a value cannot be stored")
+
+
 async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database.unavailable", error=type(exc).__name__, path=request.url.path)
     return problem_response(request, 503, "the database is unreachable; retry later",
@@ -137,5 +144,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(asyncpg.DataError, _on_data_error)
     for exc_type in UNAVAILABLE:
         app.add_exception_handler(exc_type, _on_unavailable)

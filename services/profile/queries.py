@@ -1,4 +1,4 @@
-"""Read and write SQL of the API, by hand, ``$n`` parameters only; run inside a tenant transaction."""
+"""The API's SQL, by hand, ``$n`` parameters only; run inside a tenant transaction."""
 
 from __future__ import annotations
 

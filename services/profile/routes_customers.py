@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -29,7 +29,7 @@ Sort = Literal[
 
 def _utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)  # an instant without offset is read as UTC
+        return value.replace(tzinfo=UTC)  # an instant without offset is read as UTC
     return value
 
 
@@ -40,7 +40,7 @@ def _invalid(field: str, message: str) -> Problem:
 
 @router.get("/customers", response_model=models.CustomerPage, response_model_exclude_unset=True,
             responses=_COMMON, summary="List customers (filters, sort, keyset pagination)")
-async def list_customers(  # noqa: PLR0913 - one parameter per documented filter
+async def list_customers(
     tenant: TenantId,
     _: Reader,
     db: Db,
@@ -54,7 +54,7 @@ async def list_customers(  # noqa: PLR0913 - one parameter per documented filter
     tag: Annotated[list[str], Query(description="repeatable; all must match")] = [],  # noqa: B006
     min_reservations: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
     min_no_shows: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=models.NO_NUL,
                                    description="fuzzy over name, email and phone")] = None,
     sort: Sort = "-last_contact_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

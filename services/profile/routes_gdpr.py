@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
 from services.common.crypto import keyed_hash
 from services.profile import models, queries, views
 from services.profile.deps import AppSettings, CustomerId, Db, Gdpr, Language, TenantId
-from services.profile.problems import problem_responses, Problem
+from services.profile.problems import Problem, problem_responses
 from services.profile.tagging import vocabulary
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/customers/{customer_id}", tags=["gdpr"])
@@ -22,7 +22,7 @@ async def anonymize(
     tenant: TenantId, customer_id: CustomerId, _: Gdpr, db: Db, settings: AppSettings
 ) -> models.Anonymized:
     """Remove name, email, phone and free text; keep counters and dates; idempotent."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.tenant(tenant) as conn:
         row = await conn.fetchrow(queries.CUSTOMER_FOR_UPDATE, tenant, customer_id)
         if row is None:
@@ -55,7 +55,7 @@ async def data_export(
         history = await conn.fetch(queries.HISTORY_ALL, tenant, customer_id)
         consent = await conn.fetch(queries.CONSENT_ALL, tenant, customer_id)
     return models.DataExport(
-        exported_at=datetime.now(timezone.utc),
+        exported_at=datetime.now(UTC),
         tenant_id=tenant,
         customer=views.card(row, vocab, lang),
         history=[models.HistoryEntryFull(**dict(r)) for r in history],

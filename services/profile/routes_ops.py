@@ -15,7 +15,8 @@ router = APIRouter(tags=["ops"])
 _TIMEOUT = 2.0
 
 
-@router.get("/healthz", response_model=models.Status, summary="Liveness")
+@router.get("/healthz", response_model=models.Status, response_model_exclude_none=True,
+            summary="Liveness")
 async def healthz() -> models.Status:
     """Always ok while the process serves requests."""
     return models.Status(status="ok")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
@@ -68,7 +68,7 @@ async def put_tags(
         vocab = vocabulary(await queries.custom_tags(conn, tenant))
         try:
             update = replace_tags(body.tags, row["tag_meta"], list(row["removed_tags"]),
-                                  set(vocab), datetime.now(timezone.utc))
+                                  set(vocab), datetime.now(UTC))
         except TagError as exc:
             raise Problem(422, str(exc), errors=[
                 {"field": "tags", "message": str(exc), "code": "value_error"}]) from exc

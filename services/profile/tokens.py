@@ -6,12 +6,12 @@ import hashlib
 import re
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 SCOPES = frozenset({"read", "write", "import", "export", "gdpr"})
-TOKEN_PREFIX = "ct_"
+TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix, not a secret
 _TENANT = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")
 _INSERT = """
 INSERT INTO api_tokens (id, tenant_id, scopes, token_hash, name, expires_at)
@@ -49,7 +49,7 @@ async def create_token(
     token_id, token = uuid.uuid4(), new_token()
     expires = None
     if expires_days is not None:
-        expires = datetime.now(timezone.utc) + timedelta(days=expires_days)
+        expires = datetime.now(UTC) + timedelta(days=expires_days)
     await conn.execute(
         _INSERT, token_id, tenant_id, sorted(set(scopes)), token_hash(token), name, expires
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -33,7 +33,9 @@ def summary(row: asyncpg.Record) -> models.CustomerSummary:
 
 def _added_at(meta: dict[str, Any]) -> datetime | None:
     raw = meta.get("added_at")
-    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    if not isinstance(raw, str):
+        return None
+    return datetime.fromisoformat(raw).astimezone(UTC)
 
 
 def card(

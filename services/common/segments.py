@@ -1,0 +1,90 @@
+"""Customer segments: the list filters, as one model and one SQL builder shared by the list
+route of the profile API and the export worker (a segment exports exactly what the list shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.normalize import normalize_phone
+
+
+class SegmentFilters(BaseModel):
+    """The list's filters; every one is optional and they combine with AND."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    language: list[str] = Field(default_factory=list, max_length=20)
+    newsletter: Literal["true", "false", "unknown"] | None = None
+    first_contact_from: AwareDatetime | None = None
+    first_contact_to: AwareDatetime | None = None
+    last_contact_from: AwareDatetime | None = None
+    last_contact_to: AwareDatetime | None = None
+    tag: list[str] = Field(default_factory=list, max_length=9)
+    min_reservations: int | None = Field(default=None, ge=0, le=1_000_000)
+    min_no_shows: int | None = Field(default=None, ge=0, le=1_000_000)
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class Where:
+    """WHERE clauses with their ``$n`` arguments."""
+
+    def __init__(self, *args: Any) -> None:
+        self.clauses: list[str] = []
+        self.args: list[Any] = list(args)
+
+    def arg(self, value: Any) -> str:
+        """Bind a value; return its placeholder."""
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def add(self, clause: str) -> None:
+        """AND another clause."""
+        self.clauses.append(clause)
+
+    def sql(self) -> str:
+        """The clauses joined with AND."""
+        return " AND ".join(self.clauses)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def segment_where(tenant_id: str, f: SegmentFilters, region: str = "BE") -> Where:
+    """The WHERE of a segment over ``customers c``; ``$1`` is the tenant."""
+    w = Where(tenant_id)
+    w.add("c.tenant_id = $1")
+    w.add("c.anonymized_at IS NULL")
+    if f.language:
+        w.add(f"c.language = ANY({w.arg([x.lower() for x in f.language])}::text[])")
+    if f.newsletter == "unknown":
+        w.add("c.newsletter IS NULL")
+    elif f.newsletter is not None:
+        w.add(f"c.newsletter = {w.arg(f.newsletter == 'true')}")
+    bounds: tuple[tuple[str, str, datetime | None], ...] = (
+        ("first_contact_at", ">=", f.first_contact_from),
+        ("first_contact_at", "<=", f.first_contact_to),
+        ("last_contact_at", ">=", f.last_contact_from),
+        ("last_contact_at", "<=", f.last_contact_to),
+    )
+    for column, op, value in bounds:
+        if value is not None:
+            w.add(f"c.{column} {op} {w.arg(value)}")
+    if f.tag:
+        w.add(f"c.tags @> {w.arg(sorted(set(f.tag)))}::text[]")
+    if f.min_reservations is not None:
+        w.add(f"c.reservations >= {w.arg(f.min_reservations)}")
+    if f.min_no_shows is not None:
+        w.add(f"c.no_shows >= {w.arg(f.min_no_shows)}")
+    if f.q:
+        q = f.q.strip().lower()
+        like, word = w.arg(f"%{_escape_like(q)}%"), w.arg(q)
+        alternatives = [f"c.search LIKE {like}", f"{word} <% c.search"]
+        phone = normalize_phone(f.q, region)
+        if phone is not None:
+            alternatives.append(f"c.phone = {w.arg(phone)}")
+        w.add("(" + " OR ".join(alternatives) + ")")
+    return w

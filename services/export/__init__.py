@@ -1,0 +1,1 @@
+"""Export: segment CSVs built on demand, streamed out of PostgreSQL with COPY."""

@@ -1,0 +1,36 @@
+"""The export's COPY query: contract section 6's columns, formula cells neutralised in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.common.segments import SegmentFilters, segment_where
+
+HEADER = [
+    "customer_id", "first_name", "last_name", "email", "phone", "language",
+    "newsletter_opt_in", "tags", "first_contact_at", "last_contact_at", "reservations",
+    "no_shows",
+]
+
+
+def _iso(column: str) -> str:
+    # ISO 8601 in UTC, full precision (to_json drops a zero fraction): lossless on re-import.
+    return f"(to_json({column} AT TIME ZONE 'UTC') #>> '{{}}') || 'Z'"
+
+
+SELECT = f"""
+SELECT c.id::text,
+       csv_safe(c.first_name), csv_safe(c.last_name), csv_safe(c.email), csv_safe(c.phone),
+       csv_safe(c.language),
+       CASE c.newsletter WHEN true THEN 'true' WHEN false THEN 'false' END,
+       csv_safe(array_to_string(ARRAY(SELECT t FROM unnest(c.tags) AS t ORDER BY t), '|')),
+       {_iso("c.first_contact_at")}, {_iso("c.last_contact_at")},
+       c.reservations, c.no_shows
+FROM customers c
+"""
+
+
+def export_query(tenant_id: str, filters: SegmentFilters, region: str) -> tuple[str, list[Any]]:
+    """SQL and arguments of a segment's rows, in a stable order."""
+    where = segment_where(tenant_id, filters, region)
+    return f"{SELECT} WHERE {where.sql()} ORDER BY c.id", where.args

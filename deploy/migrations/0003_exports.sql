@@ -31,3 +31,11 @@ CREATE FUNCTION csv_safe(value text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN value ~ '^[=+\-@\t\r]' THEN '''' || value ELSE value END;
 GRANT EXECUTE ON FUNCTION csv_safe(text) TO contacts_api;
+
+-- Ops exports for every tenant: the API role may list tenant ids, and nothing else of them.
+CREATE FUNCTION contacts_tenant_ids() RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT tenant_id FROM public.tenants ORDER BY tenant_id $$;
+REVOKE ALL ON FUNCTION contacts_tenant_ids() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contacts_tenant_ids() TO contacts_api;

@@ -4,7 +4,7 @@ route of the profile API and the export worker (a segment exports exactly what t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -16,16 +16,20 @@ class SegmentFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    language: list[str] = Field(default_factory=list, max_length=20)
+    language: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = Field(
+        default_factory=list, max_length=20
+    )
     newsletter: Literal["true", "false", "unknown"] | None = None
     first_contact_from: AwareDatetime | None = None
     first_contact_to: AwareDatetime | None = None
     last_contact_from: AwareDatetime | None = None
     last_contact_to: AwareDatetime | None = None
-    tag: list[str] = Field(default_factory=list, max_length=9)
+    tag: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]] = Field(
+        default_factory=list, max_length=9
+    )
     min_reservations: int | None = Field(default=None, ge=0, le=1_000_000)
     min_no_shows: int | None = Field(default=None, ge=0, le=1_000_000)
-    q: str | None = Field(default=None, min_length=1, max_length=200)
+    q: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\x00]*$")
 
 
 class Where:

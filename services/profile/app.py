@@ -7,9 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.common.kafka import Topics
 from services.common.settings import Settings
-from services.profile import problems, routes_customers, routes_gdpr, routes_ops, routes_tags
+from services.profile import (
+    problems,
+    routes_customers,
+    routes_exports,
+    routes_gdpr,
+    routes_ops,
+    routes_tags,
+)
 from services.profile.auth import Authenticator, FailureLimiter
+from services.profile.commands import ExportRequests
 from services.profile.db import Database, api_dsn_from
 from services.profile.metrics import Metrics, MetricsMiddleware
 
@@ -32,6 +41,7 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
         try:
             yield
         finally:
+            await app.state.export_requests.close()
             await db.close()
 
     app = FastAPI(title="contacts profile API", version="1", description=DESCRIPTION,
@@ -41,9 +51,12 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
     app.state.authenticator = Authenticator(
         db, FailureLimiter(settings.auth_failures_per_minute), settings.dev_token
     )
+    app.state.export_requests = ExportRequests(
+        settings.kafka_bootstrap, Topics(settings.topic_prefix).export_requests
+    )
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
-    for module in (routes_customers, routes_tags, routes_gdpr, routes_ops):
+    for module in (routes_customers, routes_tags, routes_gdpr, routes_exports, routes_ops):
         app.include_router(module.router)
     return app

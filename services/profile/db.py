@@ -5,20 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
-from services.common.db import create_pool
+from services.common.db import create_pool, role_dsn
 
 API_ROLE = "contacts_api"
 
 
 def api_dsn_from(dsn: str, role: str = API_ROLE) -> str:
     """The owner's URL with the API role as user and no password (trust/peer setups)."""
-    parts = urlsplit(dsn)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{quote(role)}:@{host}"))
+    return role_dsn(dsn, role)
 
 
 class Database:

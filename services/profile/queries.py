@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
+
+from services.common.segments import SegmentFilters, segment_where
 
 SortKey = Literal["last_contact_at", "first_contact_at", "name"]
 SORT_COLUMNS: dict[str, str] = {
@@ -84,91 +84,19 @@ WHERE tenant_id = $1 AND customer_id = $2
 """
 
 
-@dataclass(frozen=True, slots=True)
-class CustomerFilters:
-    """The list's filters; every one is optional and they combine with AND."""
-
-    language: list[str] = field(default_factory=list)
-    newsletter: Literal["true", "false", "unknown"] | None = None
-    first_contact_from: datetime | None = None
-    first_contact_to: datetime | None = None
-    last_contact_from: datetime | None = None
-    last_contact_to: datetime | None = None
-    tag: list[str] = field(default_factory=list)
-    min_reservations: int | None = None
-    min_no_shows: int | None = None
-    q: str | None = None
-    q_phone: str | None = None  # q read as a phone number in the tenant's region, if it is one
-
-
-class _Where:
-    """WHERE clauses with their ``$n`` arguments."""
-
-    def __init__(self, *args: Any) -> None:
-        self.clauses: list[str] = []
-        self.args: list[Any] = list(args)
-
-    def arg(self, value: Any) -> str:
-        self.args.append(value)
-        return f"${len(self.args)}"
-
-    def add(self, clause: str) -> None:
-        self.clauses.append(clause)
-
-    def sql(self) -> str:
-        return " AND ".join(self.clauses)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _filters(tenant_id: str, f: CustomerFilters) -> _Where:
-    w = _Where(tenant_id)
-    w.add("c.tenant_id = $1")
-    w.add("c.anonymized_at IS NULL")
-    if f.language:
-        w.add(f"c.language = ANY({w.arg(f.language)}::text[])")
-    if f.newsletter == "unknown":
-        w.add("c.newsletter IS NULL")
-    elif f.newsletter is not None:
-        w.add(f"c.newsletter = {w.arg(f.newsletter == 'true')}")
-    for column, op, value in (
-        ("first_contact_at", ">=", f.first_contact_from),
-        ("first_contact_at", "<=", f.first_contact_to),
-        ("last_contact_at", ">=", f.last_contact_from),
-        ("last_contact_at", "<=", f.last_contact_to),
-    ):
-        if value is not None:
-            w.add(f"c.{column} {op} {w.arg(value)}")
-    if f.tag:
-        w.add(f"c.tags @> {w.arg(sorted(set(f.tag)))}::text[]")
-    if f.min_reservations is not None:
-        w.add(f"c.reservations >= {w.arg(f.min_reservations)}")
-    if f.min_no_shows is not None:
-        w.add(f"c.no_shows >= {w.arg(f.min_no_shows)}")
-    if f.q:
-        q = f.q.strip().lower()
-        like, word = w.arg(f"%{_escape_like(q)}%"), w.arg(q)
-        alternatives = [f"c.search LIKE {like}", f"{word} <% c.search"]
-        if f.q_phone:
-            alternatives.append(f"c.phone = {w.arg(f.q_phone)}")
-        w.add("(" + " OR ".join(alternatives) + ")")
-    return w
-
-
 async def list_customers(
     conn: asyncpg.Connection,
     tenant_id: str,
-    filters: CustomerFilters,
+    filters: SegmentFilters,
     *,
+    region: str,
     sort: SortKey,
     descending: bool,
     after: tuple[Any, uuid.UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
     """Up to ``limit`` customers in sort order after the keyset position ``after``."""
-    w = _filters(tenant_id, filters)
+    w = segment_where(tenant_id, filters, region)
     column = SORT_COLUMNS[sort]
     if after is not None:
         op = "<" if descending else ">"
@@ -182,10 +110,10 @@ async def list_customers(
 
 
 async def count_customers(
-    conn: asyncpg.Connection, tenant_id: str, filters: CustomerFilters
+    conn: asyncpg.Connection, tenant_id: str, filters: SegmentFilters, region: str
 ) -> int:
     """How many customers match the filters."""
-    w = _filters(tenant_id, filters)
+    w = segment_where(tenant_id, filters, region)
     return int(await conn.fetchval(f"SELECT count(*) FROM customers c WHERE {w.sql()}", *w.args))
 
 

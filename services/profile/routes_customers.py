@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from schemas.normalize import normalize_email, normalize_phone
+from services.common.segments import SegmentFilters
 from services.profile import models, queries, views
 from services.profile.cursor import decode_cursor, encode_cursor
 from services.profile.deps import AppSettings, CustomerId, Db, Language, Reader, TenantId
@@ -80,20 +81,22 @@ async def list_customers(
         except (TypeError, ValueError) as exc:
             raise _invalid("cursor", "not a cursor of this list") from exc
     async with db.tenant(tenant) as conn:
-        phone = None
+        region = settings.default_region
         if q is not None and any(ch.isdigit() for ch in q):
-            phone = normalize_phone(q, await queries.region(conn, tenant, settings.default_region))
-        filters = queries.CustomerFilters(
+            region = await queries.region(conn, tenant, settings.default_region)
+        filters = SegmentFilters(
             language=language, newsletter=newsletter,
             first_contact_from=_utc(first_contact_from), first_contact_to=_utc(first_contact_to),
             last_contact_from=_utc(last_contact_from), last_contact_to=_utc(last_contact_to),
-            tag=tag, min_reservations=min_reservations, min_no_shows=min_no_shows,
-            q=q, q_phone=phone,
+            tag=tag, min_reservations=min_reservations, min_no_shows=min_no_shows, q=q,
         )
         rows = await queries.list_customers(
-            conn, tenant, filters, sort=key, descending=descending, after=after, limit=limit + 1
+            conn, tenant, filters, sort=key, descending=descending, after=after,
+            limit=limit + 1, region=region,
         )
-        total = await queries.count_customers(conn, tenant, filters) if include_total else None
+        total = (
+            await queries.count_customers(conn, tenant, filters, region) if include_total else None
+        )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -1,0 +1,154 @@
+"""Segment exports: create (202), follow, download; and ops exports across tenants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.segments import SegmentFilters
+from services.profile.auth import Principal, require
+from services.profile.commands import ExportRequests
+from services.profile.deps import AppSettings, Db, TenantId
+from services.profile.problems import Problem, problem_responses
+
+router = APIRouter(tags=["exports"])
+Exporter = Annotated[Principal, Depends(require("export"))]
+
+CREATE = """
+INSERT INTO exports (id, tenant_id, filters, delimiter, bom) VALUES ($1, $2, $3, $4, $5)
+"""
+STATUS = """
+SELECT id, state, rows, bytes, sha256, error, created_at, finished_at, delimiter, bom
+FROM exports WHERE tenant_id = $1 AND id = $2
+"""
+
+
+class ExportRequest(BaseModel):
+    """What to export and how the CSV is written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filters: SegmentFilters = Field(default_factory=SegmentFilters)
+    delimiter: Literal[",", ";"] = ","
+    bom: bool = False
+
+
+class OpsExportRequest(ExportRequest):
+    """An export of the same segment for several tenants, or all (``"*"``)."""
+
+    tenants: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]] | Literal["*"]
+
+
+class ExportCreated(BaseModel):
+    """The queued export."""
+
+    export_id: uuid.UUID
+
+
+class OpsExportsCreated(BaseModel):
+    """One export per tenant."""
+
+    exports: dict[str, uuid.UUID]
+
+
+class ExportStatus(BaseModel):
+    """Where an export stands."""
+
+    export_id: uuid.UUID
+    state: Literal["queued", "running", "done", "failed"]
+    rows: int | None
+    bytes: int | None
+    sha256: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+async def _queue(db: Db, request: Request, tenant: str, body: ExportRequest) -> uuid.UUID:
+    export_id = uuid.uuid4()
+    async with db.tenant(tenant) as conn:
+        exists = await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", tenant)
+        if not exists:
+            raise Problem(404, "no such tenant")
+        await conn.execute(
+            CREATE, export_id, tenant, body.filters.model_dump(mode="json", exclude_defaults=True),
+            body.delimiter, body.bom,
+        )
+    commands: ExportRequests = request.app.state.export_requests
+    await commands.send(tenant, export_id)  # if it fails, the worker's sweep runs the job
+    return export_id
+
+
+@router.post("/v1/tenants/{tenant}/exports", status_code=status.HTTP_202_ACCEPTED,
+             response_model=ExportCreated, responses=problem_responses(401, 403, 404, 422, 503),
+             summary="Export a segment to CSV (asynchronous)")
+async def create_export(
+    tenant: TenantId, body: ExportRequest, _: Exporter, db: Db, request: Request
+) -> ExportCreated:
+    """Queue an export of the customers matching ``filters`` (the list's filter names)."""
+    return ExportCreated(export_id=await _queue(db, request, tenant, body))
+
+
+@router.get("/v1/tenants/{tenant}/exports/{export_id}", response_model=ExportStatus,
+            responses=problem_responses(401, 403, 404, 422, 503), summary="Follow an export")
+async def export_status(
+    tenant: TenantId, export_id: uuid.UUID, _: Exporter, db: Db
+) -> ExportStatus:
+    """State, rows, bytes and sha256 of an export."""
+    async with db.tenant(tenant) as conn:
+        row = await conn.fetchrow(STATUS, tenant, export_id)
+    if row is None:
+        raise Problem(404, "no such export")
+    return ExportStatus(export_id=row["id"], **{k: row[k] for k in ExportStatus.model_fields
+                                                 if k != "export_id"})
+
+
+@router.get("/v1/tenants/{tenant}/exports/{export_id}/download",
+            response_class=FileResponse, responses={
+                200: {"content": {"text/csv": {}}, "description": "the CSV file"},
+                **problem_responses(401, 403, 404, 409, 422, 503)},
+            summary="Download a finished export")
+async def download_export(
+    tenant: TenantId, export_id: uuid.UUID, _: Exporter, db: Db, settings: AppSettings
+) -> FileResponse:
+    """The CSV of a finished export."""
+    async with db.tenant(tenant) as conn:
+        row = await conn.fetchrow(STATUS, tenant, export_id)
+    if row is None:
+        raise Problem(404, "no such export")
+    if row["state"] != "done":
+        raise Problem(409, f"the export is {row['state']}")
+    # Both parts are validated (tenant pattern, UUID): the path cannot leave the export folder.
+    path = Path(settings.exports_path) / tenant / f"{export_id}.csv"
+    if not path.is_file():
+        raise Problem(404, "the export file is gone (retention)")
+    return FileResponse(
+        path, media_type="text/csv; charset=utf-8",
+        filename=f"{tenant}-{row['created_at']:%Y%m%d-%H%M%S}.csv",
+    )
+
+
+@router.post("/v1/exports", status_code=status.HTTP_202_ACCEPTED,
+             response_model=OpsExportsCreated, responses=problem_responses(401, 403, 422, 503),
+             summary="Ops: export a segment for many tenants")
+async def ops_export(
+    body: OpsExportRequest, principal: Exporter, db: Db, request: Request
+) -> OpsExportsCreated:
+    """One export per tenant; needs an ops (``*``) token with the export scope."""
+    if principal.tenant_id != "*":
+        raise Problem(403, "an ops token is needed")
+    if body.tenants == "*":
+        async with db.connection() as conn:
+            tenants = [r[0] for r in await conn.fetch("SELECT contacts_tenant_ids()")]
+    else:
+        tenants = sorted(set(body.tenants))
+    created = {}
+    for tenant in tenants:
+        created[tenant] = await _queue(db, request, tenant, body)
+    return OpsExportsCreated(exports=created)

@@ -89,6 +89,10 @@ async def test_openapi_documents_every_route_with_its_errors(client: httpx.Async
         ("get", "/v1/tenants/{tenant}/customers/{customer_id}/data-export"),
         ("get", "/v1/tenants/{tenant}/tags"),
         ("post", "/v1/tenants/{tenant}/tags"),
+        ("post", "/v1/tenants/{tenant}/exports"),
+        ("get", "/v1/tenants/{tenant}/exports/{export_id}"),
+        ("get", "/v1/tenants/{tenant}/exports/{export_id}/download"),
+        ("post", "/v1/exports"),
         ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
     }
     assert {(m, p) for p, ops in paths.items() for m in ops} == expected

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import structlog
 
@@ -53,9 +53,12 @@ async def _serve(
     await migrate(dsn)
     topics = Topics(settings.topic_prefix)
     await ensure_topics(settings.kafka_bootstrap, topics.all(), settings.ingest_partitions)
+    token = settings.dev_token or f"ct_dev_{secrets.token_urlsafe(24)}"
     env = {
         "CONTACTS_INGEST_METRICS_PORT": "9101",
+        "CONTACTS_EXPORT_DIR": str(settings.exports_path.resolve()),
         **os.environ,
+        "CONTACTS_DEV_TOKEN": token,
         "CONTACTS_DATABASE_URL": dsn,
         "CONTACTS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
     }
@@ -69,7 +72,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    _banner(settings, dsn)
+    _banner(settings, dsn, token)
     tasks = [asyncio.create_task(_status(dsn, stop))]
     if settings.demo:
         tasks.append(asyncio.create_task(_demo(settings, topics, demo_events)))
@@ -88,17 +91,18 @@ async def _serve(
 
 def _service_commands() -> list[list[str]]:
     """The services `up` runs, each in its own process."""
-    commands = [["ingest"]]
-    if (Path(__file__).parent / "profile" / "app.py").exists():
-        commands.append(["profile"])
-    if (Path(__file__).parent / "export" / "worker.py").exists():
-        commands.append(["export-worker"])
-    return commands
+    return [["ingest"], ["profile"], ["export-worker"]]
 
 
-def _banner(settings: Settings, dsn: str) -> None:
+def _banner(settings: Settings, dsn: str, token: str) -> None:
+    api = f"http://{settings.http_host}:{settings.http_port}"
     print(
         "\ncontacts is up\n"
+        f"  API         {api}   (docs: {api}/docs)\n"
+        f"  ops token   {token}\n"
+        f"  try         curl -H 'Authorization: Bearer {token}' "
+        f"{api}/v1/tenants/brasserie-leopold/customers\n"
+        f"  metrics     {api}/metrics   ingest: http://{settings.http_host}:9101/metrics\n"
         f"  broker      {settings.kafka_bootstrap}\n"
         f"  database    {dsn}\n"
         f"  data        {settings.data_dir.resolve()}\n"

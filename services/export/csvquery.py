@@ -23,7 +23,8 @@ SELECT c.id::text,
        csv_safe(c.first_name), csv_safe(c.last_name), csv_safe(c.email), csv_safe(c.phone),
        csv_safe(c.language),
        CASE c.newsletter WHEN true THEN 'true' WHEN false THEN 'false' END,
-       csv_safe(NULLIF(array_to_string(ARRAY(SELECT t FROM unnest(c.tags) AS t ORDER BY t), '|'), '')),
+       csv_safe(NULLIF(
+           array_to_string(ARRAY(SELECT t FROM unnest(c.tags) AS t ORDER BY t), '|'), '')),
        {_iso("c.first_contact_at")}, {_iso("c.last_contact_at")},
        c.reservations, c.no_shows
 FROM customers c

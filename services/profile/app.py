@@ -18,7 +18,7 @@ from services.profile import (
     routes_tags,
 )
 from services.profile.auth import Authenticator, FailureLimiter
-from services.profile.commands import ExportRequests
+from services.profile.commands import ExportRequests, Publisher
 from services.profile.db import Database, api_dsn_from
 from services.profile.metrics import Metrics, MetricsMiddleware
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
         try:
             yield
         finally:
-            await app.state.export_requests.close()
+            await app.state.publisher.close()
             await db.close()
 
     app = FastAPI(title="contacts profile API", version="1", description=DESCRIPTION,
@@ -51,8 +51,9 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
     app.state.authenticator = Authenticator(
         db, FailureLimiter(settings.auth_failures_per_minute), settings.dev_token
     )
+    app.state.publisher = Publisher(settings.kafka_bootstrap)
     app.state.export_requests = ExportRequests(
-        settings.kafka_bootstrap, Topics(settings.topic_prefix).export_requests
+        app.state.publisher, Topics(settings.topic_prefix).export_requests
     )
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

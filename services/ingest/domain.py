@@ -269,7 +269,7 @@ def _alerts(
         no_show_count=c.no_shows,
     )
     alert = FlaggedBookingAlert(
-        alert_id=uuid.uuid5(ALERT_NAMESPACE, str(event.event_id)),
+        alert_id=uuid.uuid5(ALERT_NAMESPACE, f"{event.tenant_id}:{event.event_id}"),
         tenant_id=event.tenant_id,
         occurred_at=event.occurred_at,
         caused_by_event_id=event.event_id,

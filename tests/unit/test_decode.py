@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -113,7 +113,7 @@ def test_contract_example_decodes_into_a_reservation_event() -> None:
     assert event.event_id == UUID("5b0e6d1c-8f0e-4a59-9d3f-2f1a9c0d7e11")
     assert event.type == "reservation.created"
     assert event.tenant_id == "brasserie-leopold"
-    assert event.occurred_at == datetime(2026, 11, 23, 17, 2, 11, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 23, 17, 2, 11, tzinfo=UTC)
     assert event.occurred_at.utcoffset() == timedelta(hours=1)
     assert event.data.reservation_id == "R-88213"
     assert event.data.party_size == 4

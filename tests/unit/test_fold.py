@@ -1,11 +1,11 @@
-"""The pure fold (services.ingest.domain): every guarantee of contract section 3 for one customer."""
+"""The pure fold (services.ingest.domain): contract section 3 for one customer."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -201,7 +201,7 @@ def test_same_instant_in_other_offsets_is_a_tie_broken_by_event_id(
     brussels = datetime(2026, 11, 1, 19, 0, tzinfo=timezone(timedelta(hours=1)))
     events = [
         make_event(at=brussels, event_id=eid(9), contact={"first_name": "Brussels"}),
-        make_event(at=brussels.astimezone(timezone.utc), event_id=eid(3),
+        make_event(at=brussels.astimezone(UTC), event_id=eid(3),
                    contact={"first_name": "Utc"}),
     ]
 
@@ -213,7 +213,7 @@ def test_same_instant_in_other_offsets_is_a_tie_broken_by_event_id(
 def test_occurred_at_not_utc_wall_clock_decides_the_newest() -> None:
     # 18:30+00:00 is later than 19:00+01:00 (= 18:00 UTC)
     c, _ = fold(
-        make_event(at=datetime(2026, 11, 1, 18, 30, tzinfo=timezone.utc),
+        make_event(at=datetime(2026, 11, 1, 18, 30, tzinfo=UTC),
                    contact={"first_name": "Later"}),
         make_event(at=datetime(2026, 11, 1, 19, 0, tzinfo=timezone(timedelta(hours=1))),
                    contact={"first_name": "Earlier"}),
@@ -270,7 +270,7 @@ def test_first_and_last_contact_are_min_and_max_whatever_the_order() -> None:
 
 
 def test_import_first_contact_at_moves_first_contact_back() -> None:
-    long_ago = datetime(2019, 5, 4, 12, 0, tzinfo=timezone.utc)
+    long_ago = datetime(2019, 5, 4, 12, 0, tzinfo=UTC)
 
     c, _ = fold(
         make_event(at=0),
@@ -441,7 +441,7 @@ def test_removed_tag_is_not_re_added_by_an_import_either() -> None:
 
 
 def test_import_tags_are_manual_and_date_from_first_contact() -> None:
-    long_ago = datetime(2020, 1, 2, tzinfo=timezone.utc)
+    long_ago = datetime(2020, 1, 2, tzinfo=UTC)
 
     c, _ = fold(make_event("contact.imported", tags=["vip", "local"],
                            first_contact_at=long_ago.isoformat()))
@@ -560,7 +560,7 @@ def test_alert_id_is_deterministic_per_event() -> None:
     _, (other,) = fold(make_event(event_id=eid(43)), customer=start)
 
     assert first.alerts[0].alert_id == again.alerts[0].alert_id
-    assert first.alerts[0].alert_id == uuid.uuid5(ALERT_NAMESPACE, str(eid(42)))
+    assert first.alerts[0].alert_id == uuid.uuid5(ALERT_NAMESPACE, f"{TENANT}:{eid(42)}")
     assert other.alerts[0].alert_id != first.alerts[0].alert_id
 
 

@@ -167,6 +167,13 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     return run_up(settings, demo_events=args.events)
 
 
+def cmd_bench(_: Settings, args: argparse.Namespace) -> int:
+    """Run the benchmarks on a private embedded stack (`contacts bench --help`)."""
+    from bench.__main__ import main as bench_main
+
+    return bench_main(list(args.rest))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="contacts", description=__doc__)
@@ -191,12 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     from services.export.cli import add_export_parsers
 
     add_export_parsers(sub)
+    bench = sub.add_parser("bench", help="benchmarks (see bench/RESULTS.md)", add_help=False)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``contacts`` console script."""
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if rest and args.command != "bench":
+        build_parser().parse_args(argv)  # reports the unknown arguments and exits
+    args.rest = rest
     settings = get_settings()
     configure(os.environ.get("CONTACTS_LOG_LEVEL", settings.log_level))
     return int(args.func(settings, args))

@@ -1,0 +1,1 @@
+"""Benchmark harness for the ingest path; `python -m bench` runs it and writes RESULTS.md."""

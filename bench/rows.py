@@ -1,0 +1,81 @@
+"""From measured numbers to table rows with references, ratios and issue 5's targets."""
+
+from __future__ import annotations
+
+from bench.ingest import Latency
+from bench.report import Row
+from bench.run import Numbers, Options
+
+TARGET_RATE = 10_000
+
+
+def _ev(value: float) -> str:
+    return f"{value:,.0f} ev/s"
+
+
+def rows(n: Numbers) -> list[Row]:
+    """The table, in the order of report.FIGURES."""
+    assert n.first is not None and n.replay is not None and n.latency is not None
+    e2e = n.first.rate
+    p50 = 1000 * Latency.quantile(n.latency.visible, 0.5)
+    p99 = 1000 * Latency.quantile(n.latency.visible, 0.99)
+    return [
+        Row("end-to-end, with faust start-up", n.first.rate_with_startup, "ev/s",
+            target="≥ 10,000 ev/s", met=n.first.rate_with_startup >= TARGET_RATE),
+        Row("end-to-end, steady", e2e, "ev/s", target="≥ 10,000 ev/s", met=e2e >= TARGET_RATE),
+        Row("end-to-end / unnest path alone", e2e / n.unnest, "x", f"unnest {_ev(n.unnest)}",
+            e2e / n.unnest, "≥ 0.5\u00d7", e2e / n.unnest >= 0.5),
+        Row("end-to-end / naive", e2e / n.naive, "x", f"naive {_ev(n.naive)}", e2e / n.naive,
+            "≥ 10\u00d7", e2e / n.naive >= 10),
+        Row("naive: 1 transaction per event", n.naive, "ev/s"),
+        Row("unnest write path alone", n.unnest, "ev/s", f"COPY {_ev(n.copy)}",
+            n.unnest / n.copy),
+        Row("raw COPY ceiling (history rows)", n.copy, "ev/s"),
+        Row("worker.handle alone, no faust", n.worker_alone, "ev/s", f"end-to-end {_ev(e2e)}",
+            e2e / n.worker_alone),
+        Row("decode alone (orjson + pydantic)", n.decode, "ev/s"),
+        Row("replay (all duplicates), steady", n.replay.rate, "ev/s", f"first pass {_ev(e2e)}",
+            n.replay.rate / e2e, "≥ 1\u00d7", n.replay.rate >= e2e),
+        Row("latency p50 at half load", p50, "ms", f"at {_ev(n.latency.rate)}"),
+        Row("latency p99 at half load", p99, "ms", f"at {_ev(n.latency.rate)}",
+            target="≤ 1,000 ms", met=p99 <= 1000),
+    ]
+
+
+def notes(n: Numbers, opts: Options) -> list[str]:
+    """What each figure measures, and the sizes of this run."""
+    assert n.first is not None and n.replay is not None and n.latency is not None
+    stamped99 = 1000 * Latency.quantile(n.latency.stamped, 0.99)
+    startup = n.first.total_seconds - n.first.steady_seconds
+    mean_batch = sum(n.first.batch_ms) / max(len(n.first.batch_ms), 1)
+    return [
+        f"{n.records:,} records ({opts.events:,} asked, {opts.tenants} venues, guests per venue "
+        f"= events // venues // 4, ~2 % invalid, ~1 % redelivered duplicates); "
+        f"{n.expected:,} distinct events applied.",
+        "Everything (bench process, Tansu broker, embedded PostgreSQL with default settings, "
+        "synchronous_commit on, and the worker) shares this machine's cores.",
+        f"End-to-end: all records produced first to an 8-partition topic, then ONE "
+        f"`contacts ingest` subprocess (fresh migrated database, session timeout 6 s); "
+        f"`SELECT count(*) FROM processed_events` polled every 50 ms. Steady = from the first "
+        f"committed batch to the last; with start-up = from process start "
+        f"({n.first.total_seconds:.1f} s in all, {startup:.1f} s to the first commit). "
+        f"{n.first.batches} batches, mean {mean_batch:.0f} ms each "
+        f"(worker's own `ingest.batch` timing).",
+        f"Naive: aiokafka consumer, `decode` + `process_batch(store, [event])` (one transaction "
+        f"each) on one connection, first {n.naive_events:,} records of the same topic.",
+        "Unnest path: the same events decoded in memory first, then `process_batch` over batches "
+        "of 2,000 on one connection into a fresh database.",
+        f"COPY ceiling: the {n.copy_rows:,} history rows the unnest path wrote, "
+        "`copy_records_to_table` in chunks of 2,000 into `CREATE TABLE ... (LIKE history "
+        "INCLUDING ALL)` (same primary key and index, no foreign key).",
+        "worker.handle alone: `IngestWorker.handle` over batches of 2,000 raw records with a real "
+        "producer for the DLQ (as the app: each DLQ record awaited), no faust; its ratio is "
+        "end-to-end / worker, i.e. what faust's consumption costs.",
+        f"Replay: a second worker, new consumer group, same topic and filled database (every "
+        f"event a duplicate); done when its `ingest.batch` logs account for every record "
+        f"({n.replay.total_seconds:.1f} s with start-up).",
+        f"Latency: the replay worker, caught up, gets {n.latency.events:,} new events at "
+        f"{n.latency.rate:,.0f} ev/s (half the steady end-to-end rate); latency = moment a 50 ms "
+        f"poll sees the committed row minus producer send time (`time.time()`). With "
+        f"`processed_at` (transaction start) instead: p99 {stamped99:,.0f} ms.",
+    ]

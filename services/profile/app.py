@@ -14,6 +14,7 @@ from services.profile import (
     routes_customers,
     routes_exports,
     routes_gdpr,
+    routes_imports,
     routes_ops,
     routes_tags,
 )
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
-    for module in (routes_customers, routes_tags, routes_gdpr, routes_exports, routes_ops):
+    for module in (routes_customers, routes_tags, routes_gdpr, routes_imports, routes_exports,
+                   routes_ops):
         app.include_router(module.router)
     return app

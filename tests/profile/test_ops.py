@@ -93,6 +93,9 @@ async def test_openapi_documents_every_route_with_its_errors(client: httpx.Async
         ("get", "/v1/tenants/{tenant}/exports/{export_id}"),
         ("get", "/v1/tenants/{tenant}/exports/{export_id}/download"),
         ("post", "/v1/exports"),
+        ("get", "/v1/tenants/{tenant}/imports/template.csv"),
+        ("post", "/v1/tenants/{tenant}/imports"),
+        ("get", "/v1/tenants/{tenant}/imports/{import_id}"),
         ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
     }
     assert {(m, p) for p, ops in paths.items() for m in ops} == expected

@@ -1,0 +1,167 @@
+"""Import of a customer file: validate every row, compare it with the customer it names, and
+publish the rows that change something as ``contact.imported`` events (ingest stays the only
+writer). Re-importing a file, or importing an export back, publishes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import IO, Any, Literal
+
+import asyncpg
+import orjson
+
+from schemas.csv_import import CsvImport, ImportRow, RowError, to_event
+from services.profile.commands import Publisher
+
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+MAX_REPORTED_ERRORS = 10_000
+CHUNK = 1000
+Verdict = Literal["create", "update", "unchanged"]
+
+_CURRENT = """
+SELECT id, identity_key, first_name, last_name, phone, language, newsletter, tags,
+       removed_tags, first_contact_at
+FROM customers
+WHERE tenant_id = $1 AND anonymized_at IS NULL
+  AND (identity_key = ANY($2::text[]) OR id = ANY($3::uuid[]))
+"""
+
+
+class TooLarge(Exception):
+    """The upload is over MAX_IMPORT_BYTES."""
+
+
+@dataclass
+class Report:
+    """The dry-run report (and the record of a real import)."""
+
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    would_create: int = 0
+    would_update: int = 0
+    unchanged: int = 0
+    published: int = 0
+    encoding: str = ""
+    delimiter: str = ","
+    ignored_columns: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors_truncated: bool = False
+
+    def error(self, e: RowError) -> None:
+        """Record a row error (the report keeps the first MAX_REPORTED_ERRORS)."""
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append({"row": e.row, "column": e.column, "code": e.code,
+                                "message": e.message})
+        else:
+            self.errors_truncated = True
+
+
+async def spool(chunks: AsyncIterator[bytes]) -> tuple[IO[bytes], str]:
+    """Copy an upload to a temporary file (memory up to 8 MiB, then disk); return it and its
+    sha256. Raises TooLarge past MAX_IMPORT_BYTES."""
+    file = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned
+    digest, size = hashlib.sha256(), 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            file.close()
+            raise TooLarge
+        digest.update(chunk)
+        file.write(chunk)
+    file.seek(0)
+    return file, digest.hexdigest()
+
+
+def verdict(row: ImportRow, current: asyncpg.Record | None) -> Verdict:
+    """Would folding this row change the customer? Only such rows are published."""
+    if current is None:
+        return "create"
+    for name in ("first_name", "last_name", "language"):
+        value = getattr(row, name)
+        if value is not None and value != current[name]:
+            return "update"
+    if row.phone is not None and row.email is not None and row.phone != current["phone"]:
+        return "update"
+    if row.newsletter_opt_in is not None and row.newsletter_opt_in != current["newsletter"]:
+        return "update"
+    if set(row.tags) - set(current["tags"]) - set(current["removed_tags"]):
+        return "update"
+    first = current["first_contact_at"]
+    if row.first_contact_at is not None and (first is None or row.first_contact_at < first):
+        return "update"
+    return "unchanged"
+
+
+def _chunks(items: Iterator[ImportRow | list[RowError]]) -> Iterator[list[Any]]:
+    while chunk := list(islice(items, CHUNK)):
+        yield chunk
+
+
+async def run_import(
+    conn: asyncpg.Connection,
+    opened: CsvImport,
+    *,
+    tenant_id: str,
+    import_id: uuid.UUID,
+    sha256: str,
+    publish: tuple[Publisher, str] | None,
+) -> Report:
+    """Validate and classify every row; publish changing rows when ``publish`` is given."""
+    report = Report(encoding=opened.encoding, delimiter=opened.delimiter,
+                    ignored_columns=list(opened.ignored_columns))
+    now = datetime.now(UTC)
+    chunks = _chunks(opened.rows())
+    while chunk := await asyncio.to_thread(next, chunks, None):  # parsing is CPU work
+        rows = [r for r in chunk if isinstance(r, ImportRow)]
+        for errors in (c for c in chunk if not isinstance(c, ImportRow)):
+            report.invalid += 1
+            for e in errors:
+                report.error(e)
+        found = await conn.fetch(
+            _CURRENT, tenant_id, [r.identity for r in rows],
+            [r.customer_id for r in rows if r.customer_id is not None],
+        )
+        by_identity = {f["identity_key"]: f for f in found}
+        by_id = {f["id"]: f for f in found}
+        changing = []
+        for r in rows:
+            current = by_identity.get(r.identity)
+            if r.customer_id is not None:
+                named = by_id.get(r.customer_id)
+                problem = None
+                if named is None:
+                    problem = ("customer_id.unknown", "no customer with this id in this venue")
+                elif named["identity_key"] != r.identity:
+                    problem = ("customer_id.mismatch",
+                               "this customer id belongs to another email or phone")
+                if problem is not None:
+                    report.invalid += 1
+                    report.error(RowError(r.row, "customer_id", *problem))
+                    continue
+            report.valid += 1
+            v = verdict(r, current)
+            if v == "create":
+                report.would_create += 1
+            elif v == "update":
+                report.would_update += 1
+            else:
+                report.unchanged += 1
+                continue
+            changing.append(r)
+        if publish is not None and changing:
+            publisher, topic = publish
+            docs = [to_event(r, tenant_id=tenant_id, import_id=str(import_id), file_sha256=sha256,
+                             occurred_at=now) for r in changing]
+            report.published += await publisher.publish(
+                topic, [(tenant_id.encode(), orjson.dumps(d)) for d in docs]
+            )
+    report.rows = report.valid + report.invalid
+    return report

@@ -1,0 +1,183 @@
+"""Customer file imports: the template, a dry run with a full report, the real run, its state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import IO, Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+
+from schemas.csv_import import CsvImport, ImportFileError, template_csv
+from services.common.kafka import Topics
+from services.profile import queries
+from services.profile.auth import Principal, require
+from services.profile.commands import Publisher
+from services.profile.deps import AppSettings, Db, TenantId
+from services.profile.importing import MAX_IMPORT_BYTES, Report, TooLarge, run_import, spool
+from services.profile.problems import Problem, problem_responses
+from services.profile.tagging import vocabulary
+
+router = APIRouter(prefix="/v1/tenants/{tenant}/imports", tags=["imports"])
+Importer = Annotated[Principal, Depends(require("import"))]
+
+RECORD = """
+INSERT INTO imports (id, tenant_id, sha256, encoding, delimiter, rows, valid, invalid,
+                     would_create, would_update, unchanged, published, errors)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+"""
+STATE = """
+SELECT i.*, (SELECT count(*) FROM history h
+             WHERE h.tenant_id = i.tenant_id AND h.type = 'contact.imported'
+               AND h.data ->> 'import_id' = i.id::text) AS applied
+FROM imports i WHERE i.tenant_id = $1 AND i.id = $2
+"""
+
+
+class ImportReport(BaseModel):
+    """What the file holds and what importing it does (or did)."""
+
+    import_id: uuid.UUID | None = None
+    dry_run: bool
+    rows: int
+    valid: int
+    invalid: int
+    would_create: int
+    would_update: int
+    unchanged: int
+    published: int
+    encoding: str
+    delimiter: str
+    ignored_columns: list[str]
+    errors: list[dict[str, Any]]
+    errors_truncated: bool
+
+
+class ImportState(BaseModel):
+    """How far ingest got with an import."""
+
+    import_id: uuid.UUID
+    state: Literal["applying", "done"]
+    rows: int
+    valid: int
+    invalid: int
+    published: int
+    applied: int
+    errors: list[dict[str, Any]]
+    created_at: datetime
+
+
+@router.get("/template.csv", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/csv": {}}},
+                       **problem_responses(401, 403, 422, 503)},
+            summary="The import template (same columns as an export)")
+async def template(tenant: TenantId, _: Importer) -> PlainTextResponse:
+    """A CSV with the header and one example row."""
+    return PlainTextResponse(
+        template_csv(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="contacts-template.csv"'},
+    )
+
+
+async def _upload(request: Request) -> tuple[IO[bytes], str]:
+    """The uploaded bytes, from a text/csv body or a multipart ``file`` field, spooled."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_IMPORT_BYTES:
+        raise Problem(413, f"the file is over {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form(max_files=1, max_fields=5)
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise Problem(422, "a multipart upload needs a `file` field",
+                              errors=[{"field": "file", "code": "missing",
+                                       "message": "the CSV file"}])
+
+            async def parts() -> AsyncIterator[bytes]:
+                while chunk := await upload.read(1024 * 1024):
+                    yield chunk
+
+            return await spool(parts())
+        if content_type.split(";")[0].strip() not in ("text/csv", "application/octet-stream",
+                                                      "text/plain"):
+            raise Problem(415, "send text/csv or multipart/form-data with a `file` field")
+        return await spool(request.stream())
+    except TooLarge as exc:
+        raise Problem(413, f"the file is over {MAX_IMPORT_BYTES // (1024 * 1024)} MiB") from exc
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ImportReport,
+             responses={200: {"model": ImportReport, "description": "the dry-run report"},
+                        **problem_responses(401, 403, 413, 415, 422, 503)},
+             summary="Import a customer file (text/csv or multipart `file`)",
+             openapi_extra={"requestBody": {"content": {
+                 "text/csv": {"schema": {"type": "string"}},
+                 "multipart/form-data": {"schema": {"type": "object", "properties": {
+                     "file": {"type": "string", "format": "binary"}}}}}}})
+async def create_import(
+    tenant: TenantId, request: Request, _: Importer, db: Db, settings: AppSettings,
+    dry_run: bool = False,
+) -> Any:
+    """Validate every row; with ``dry_run`` only report, else publish the rows that change a
+    customer as ``contact.imported`` events and answer 202 with the import id."""
+    file, sha256 = await _upload(request)
+    import_id = uuid.uuid4()
+    publisher: Publisher = request.app.state.publisher
+    topic = Topics(settings.topic_prefix).site_events
+    try:
+        async with db.tenant(tenant) as conn:
+            region = await queries.region(conn, tenant, settings.default_region)
+            known = set(vocabulary(await queries.custom_tags(conn, tenant)))
+            report = await _pass(conn, file, tenant, import_id, sha256, region, known, None)
+            if not dry_run:
+                # A second pass publishes: a file broken half-way publishes nothing.
+                report = await _pass(conn, file, tenant, import_id, sha256, region, known,
+                                     (publisher, topic))
+                await conn.execute(
+                    RECORD, import_id, tenant, sha256, report.encoding, report.delimiter,
+                    report.rows, report.valid, report.invalid, report.would_create,
+                    report.would_update, report.unchanged, report.published, report.errors,
+                )
+    finally:
+        file.close()
+    body = ImportReport(import_id=None if dry_run else import_id, dry_run=dry_run,
+                        **report.__dict__)
+    if dry_run:
+        return JSONResponse(body.model_dump(mode="json"), status_code=200)
+    return body
+
+
+async def _pass(conn: Any, file: IO[bytes], tenant: str, import_id: uuid.UUID, sha256: str,
+                region: str, known: set[str], publish: tuple[Publisher, str] | None) -> Report:
+    try:
+        opened = CsvImport.open(file, region=region, known_tags=known,  # type: ignore[arg-type]
+                                now=datetime.now(UTC))
+        with opened:
+            return await run_import(conn, opened, tenant_id=tenant, import_id=import_id,
+                                    sha256=sha256, publish=publish)
+    except ImportFileError as exc:
+        raise Problem(422, exc.message, errors=[{"row": None, "column": "", "code": exc.code,
+                                                 "message": exc.message}]) from exc
+
+
+@router.get("/{import_id}", response_model=ImportState,
+            responses=problem_responses(401, 403, 404, 422, 503), summary="Follow an import")
+async def import_state(
+    tenant: TenantId, import_id: uuid.UUID, _: Importer, db: Db
+) -> ImportState:
+    """Counts, errors, and how many published rows ingest has applied."""
+    async with db.tenant(tenant) as conn:
+        row = await conn.fetchrow(STATE, tenant, import_id)
+    if row is None:
+        raise Problem(404, "no such import")
+    return ImportState(
+        import_id=row["id"], state="done" if row["applied"] >= row["published"] else "applying",
+        rows=row["rows"], valid=row["valid"], invalid=row["invalid"],
+        published=row["published"], applied=row["applied"], errors=row["errors"],
+        created_at=row["created_at"],
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import shutil
 import sys
@@ -86,6 +87,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             produced = export_path(args.out, tenant, export_id)
             final = args.out / f"{tenant}.csv"
             shutil.move(produced, final)
+            with contextlib.suppress(OSError):
+                produced.parent.rmdir()  # the per-tenant folder the runner made
             print(f"{tenant}: {final}", flush=True)
         return 0
 

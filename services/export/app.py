@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
-from typing import cast
 
 import faust
 import orjson
@@ -46,11 +45,11 @@ def create_app(settings: Settings, owner_dsn: str, reader_dsn: str) -> faust.App
     @app.agent(requests, concurrency=1)
     async def export(stream: StreamT[bytes]) -> None:
         async for value in stream:
-            export_id = _export_id(cast(bytes, value))
+            export_id = _export_id(value)
             if export_id is not None:
                 await _run_until_settled(runner, export_id)
 
-    @app.timer(interval=jobs.STALE_AFTER_SECONDS)
+    @app.timer(interval=jobs.STALE_AFTER_SECONDS)  # type: ignore[untyped-decorator]
     async def sweep() -> None:
         """Pick up jobs whose request was lost or whose runner was killed."""
         try:

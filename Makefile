@@ -18,6 +18,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check schemas services bench tests
+	$(VENV)/bin/mypy schemas services bench
+
 schemas: $(STAMP)
 	$(PY) -m schemas.generate
 

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import orjson
 import pytest
 
+from services.common.infra import free_port
 from services.common.kafka import Topics
 from tests.builders import event
 from tests.conftest import with_database
@@ -24,6 +26,7 @@ from tests.services import (
 from tests.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+METRICS_URL: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,10 @@ async def env(
     prefix = f"m{uuid.uuid4().hex[:8]}."
     topics = await create_topics(stack.bootstrap, prefix)
     log = tmp_path_factory.mktemp("ingest") / "log"
-    worker = IngestProcess(db_url, stack.bootstrap, prefix, log)
+    port = free_port()
+    worker = IngestProcess(db_url, stack.bootstrap, prefix, log,
+                           CONTACTS_INGEST_METRICS_PORT=str(port))
+    METRICS_URL.append(f"http://127.0.0.1:{port}/metrics")
     worker.start()
     yield db_url, topics
     assert worker.stop() == 0, Path(worker.log_path).read_text()[-3000:]
@@ -220,3 +226,23 @@ async def test_two_tenants_sharing_an_email_stay_apart(
     assert by_tenant[a]["first_name"] == "Alice" and by_tenant[a]["no_shows"] == 1
     assert by_tenant[b]["first_name"] == "Bob" and by_tenant[b]["no_shows"] == 0
     assert by_tenant[a]["id"] != by_tenant[b]["id"]
+
+
+async def test_ingest_metrics_count_outcomes_dlq_and_lag(
+    stack: Stack, env: tuple[str, Topics]
+) -> None:
+    db_url, topics = env
+    tenant = _tenant()
+    good = event(tenant=tenant)
+    await produce(stack.bootstrap, topics.site_events,
+                  [event_bytes(good), (tenant.encode(), b"{broken")])
+    await wait_for(lambda: _has(db_url, tenant, good["event_id"]))
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(METRICS_URL[-1])).text
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines() if line.startswith("contacts_ingest_")
+    }
+    assert samples['contacts_ingest_events_total{outcome="applied"}'] >= 1
+    assert samples['contacts_ingest_dlq_total{code="event.malformed"}'] >= 1
+    assert any(k.startswith("contacts_ingest_lag{") for k in samples)

@@ -11,54 +11,33 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from services.common.logging import configure
+from services.common.runner import owner_dsn, run_faust
 from services.common.settings import DEV_SECRET, Settings, get_settings
 
 log = structlog.get_logger("contacts")
-
-
-def _dsn(settings: Settings) -> str:
-    if not settings.database_url:
-        sys.exit("CONTACTS_DATABASE_URL is not set (or use `contacts up` for the embedded stack)")
-    return settings.database_url
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     """Apply pending migrations."""
     from services.common.db import migrate
 
-    applied = asyncio.run(migrate(_dsn(settings)))
+    applied = asyncio.run(migrate(owner_dsn(settings)))
     log.info("migrate.done", applied=applied)
     return 0
 
 
 def cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
     """Run the ingest worker (faust) until SIGINT / SIGTERM."""
-    import faust
-
-    from services.common.db import migrate
-    from services.common.kafka import Topics, ensure_topics
     from services.ingest.app import create_app
 
-    dsn = _dsn(settings)
     if settings.secret == DEV_SECRET:
         log.warning("settings.dev_secret", hint="set CONTACTS_SECRET in production")
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    loop.run_until_complete(migrate(dsn))
-    topics = Topics(settings.topic_prefix)
-    loop.run_until_complete(
-        ensure_topics(settings.kafka_bootstrap, topics.all(), settings.ingest_partitions)
-    )
-    app = create_app(settings, dsn)
     if settings.ingest_metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(settings.ingest_metrics_port, addr=settings.http_host)
-    log.info("ingest.starting", topic=topics.site_events, group=settings.ingest_group)
-    worker = faust.Worker(app, loop=loop, override_logging=False, quiet=True)
-    worker.spinner = None  # no terminal spinner: logs are JSON lines
-    worker.execute_from_commandline()
-    return 0  # pragma: no cover - execute_from_commandline exits
+    log.info("ingest.starting", group=settings.ingest_group)
+    return run_faust(settings, lambda dsn: create_app(settings, dsn))
 
 
 def cmd_profile(settings: Settings, _: argparse.Namespace) -> int:
@@ -68,7 +47,7 @@ def cmd_profile(settings: Settings, _: argparse.Namespace) -> int:
     from services.common.db import migrate
     from services.profile.app import create_app
 
-    dsn = _dsn(settings)
+    dsn = owner_dsn(settings)
     if settings.secret == DEV_SECRET:
         log.warning("settings.dev_secret", hint="set CONTACTS_SECRET in production")
     asyncio.run(migrate(dsn))
@@ -84,7 +63,7 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     from services.common.db import connect, migrate
     from services.profile.tokens import create_token
 
-    dsn = _dsn(settings)
+    dsn = owner_dsn(settings)
     scopes = [s.strip() for s in args.scope.split(",") if s.strip()]
 
     async def run() -> tuple[object, str]:
@@ -114,7 +93,7 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     from services.profile.tokens import revoke_token
 
     async def run() -> bool:
-        conn = await connect(_dsn(settings))
+        conn = await connect(owner_dsn(settings))
         try:
             return await revoke_token(conn, uuid.UUID(args.id))
         finally:

@@ -6,45 +6,27 @@ import argparse
 import asyncio
 import contextlib
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from services.common.db import connect, migrate, role_dsn
+from services.common.runner import owner_dsn, run_faust
 from services.common.settings import Settings
 
 log = structlog.get_logger("contacts.export")
 
 
-def _owner_dsn(settings: Settings) -> str:
-    if not settings.database_url:
-        sys.exit("CONTACTS_DATABASE_URL is not set (or use `contacts up` for the embedded stack)")
-    return settings.database_url
-
-
 def cmd_export_worker(settings: Settings, _: argparse.Namespace) -> int:
     """Run the export worker (faust) until SIGINT / SIGTERM."""
-    import faust
-
-    from services.common.kafka import Topics, ensure_topics
     from services.export.app import create_app
 
-    dsn = _owner_dsn(settings)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    loop.run_until_complete(migrate(dsn))
-    topics = Topics(settings.topic_prefix)
-    loop.run_until_complete(
-        ensure_topics(settings.kafka_bootstrap, topics.all(), settings.ingest_partitions)
+    log.info("export.starting", dir=str(settings.exports_path))
+    return run_faust(
+        settings,
+        lambda dsn: create_app(settings, dsn, settings.api_database_url or role_dsn(dsn)),
     )
-    app = create_app(settings, dsn, settings.api_database_url or role_dsn(dsn))
-    log.info("export.starting", topic=topics.export_requests, dir=str(settings.exports_path))
-    worker = faust.Worker(app, loop=loop, override_logging=False, quiet=True)
-    worker.spinner = None
-    worker.execute_from_commandline()
-    return 0  # pragma: no cover - execute_from_commandline exits
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -52,7 +34,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from services.export import jobs
     from services.export.runner import ExportRunner, export_path
 
-    dsn = _owner_dsn(settings)
+    dsn = owner_dsn(settings)
     filters: dict[str, Any] = {
         k: v
         for k, v in {

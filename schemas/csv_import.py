@@ -215,10 +215,17 @@ def detect_delimiter(line: str) -> str:
 
 
 def unprefix(cell: str) -> str:
-    """Undo the exporter's CSV-injection guard: ``'=x`` is ``=x`` again."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r":
+    """Undo the exporter's CSV-injection guard: ``'=x`` is ``=x`` again, ``''=x`` is ``'=x``.
+
+    The exporter quotes any value made of quotes followed by = + - @ tab or CR, so stripping
+    one quote here gives every value back unchanged.
+    """
+    if len(cell) > 1 and cell[0] == "'" and cell.lstrip("'")[:1] in _FORMULA_START:
         return cell[1:]
     return cell
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def parse_date(text: str) -> datetime | None:

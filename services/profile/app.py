@@ -21,6 +21,7 @@ from services.profile import (
 from services.profile.auth import Authenticator, FailureLimiter
 from services.profile.commands import ExportRequests, Publisher
 from services.profile.db import Database, api_dsn_from
+from services.profile.limits import BodyLimitMiddleware
 from services.profile.metrics import Metrics, MetricsMiddleware
 
 DESCRIPTION = """
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
         app.state.publisher, Topics(settings.topic_prefix).export_requests
     )
     app.state.metrics = Metrics()
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
     for module in (routes_customers, routes_tags, routes_gdpr, routes_imports, routes_exports,

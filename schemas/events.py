@@ -30,14 +30,28 @@ class _Model(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=8000)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL: refuse it here, naming the field, not in the database.
-        items = value if isinstance(value, list) else [value]
-        if any(isinstance(v, str) and "\x00" in v for v in items):
-            raise ValueError("NUL character (\\u0000) not allowed")
-        return value
+
+NUL_MESSAGE = "Value error, NUL character (\\u0000) not allowed"
+
+
+def nul_fields(model: BaseModel, prefix: str = "") -> list[str]:
+    """The dotted paths of the string fields (or lists of strings) of ``model`` holding a NUL.
+
+    PostgreSQL text cannot hold NUL: ingest refuses such an event, naming the field. Walking
+    every string of every event costs too much, so ``decode`` calls this only when the raw JSON
+    contains a ``\\u0000`` escape (the only way a JSON string can carry a NUL).
+    """
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append(prefix + name)
+        elif isinstance(value, BaseModel):
+            found.extend(nul_fields(value, f"{prefix}{name}."))
+        elif isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+            found.append(prefix + name)
+    return found
 
 
 class Contact(_Model):

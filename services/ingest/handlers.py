@@ -59,11 +59,17 @@ async def process_batch(
         return report
 
     async with store.transaction():
-        keys = {k for e, i in work for k in suppression_keys(e.tenant_id, i, secret)}
+        event_keys = [suppression_keys(e.tenant_id, i, secret) for e, i in work]
+        keys = {k for ks in event_keys for k in ks}
         erased = await store.suppressions(keys) if keys else {}
-        outcomes: list[Outcome] = [
-            "suppressed" if _is_suppressed(e, i, erased, secret) else "applied" for e, i in work
-        ]
+        outcomes: list[Outcome] = (
+            [
+                "suppressed" if _is_suppressed(e, ks, erased) else "applied"
+                for (e, _), ks in zip(work, event_keys, strict=True)
+            ]
+            if erased
+            else ["applied"] * len(work)
+        )
         claimed = await store.claim(
             [(e.tenant_id, e.event_id, o) for (e, _), o in zip(work, outcomes, strict=True)]
         )
@@ -107,12 +113,14 @@ async def process_batch(
 
 def _is_suppressed(
     event: SiteEvent,
-    identity: Identity,
+    keys: list[tuple[str, bytes]],
     erased: dict[tuple[str, bytes], datetime],
-    secret: str,
 ) -> bool:
-    """An event about an erased email or phone that happened before the erasure is dropped."""
-    for key in suppression_keys(event.tenant_id, identity, secret):
+    """An event about an erased email or phone that happened before the erasure is dropped.
+
+    ``keys`` are the event's ``suppression_keys``.
+    """
+    for key in keys:
         at = erased.get(key)
         if at is not None and event.occurred_at < at:
             return True

@@ -77,11 +77,14 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     applied: list[str] = []
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
+        # Checked first: CREATE ... IF NOT EXISTS needs the CREATE right even when the table
+        # exists, and the services' roles (not owners) run this at start-up too.
+        if await conn.fetchval("SELECT to_regclass('public.schema_migrations')") is None:
+            await conn.execute(
+                "CREATE TABLE schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         for version, path in migration_files(directory):
             if version in done:

@@ -1,0 +1,1 @@
+"""Deployment files: image, compose, Kubernetes manifests, database roles."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.common.db import migrate
 from services.common.kafka import Topics, ensure_topics
 from services.common.settings import Settings
+
+if TYPE_CHECKING:
+    import faust
 
 
 def owner_dsn(settings: Settings) -> str:
@@ -36,3 +39,31 @@ def run_faust(settings: Settings, make_app: Callable[[str], Any]) -> int:
     worker.spinner = None  # no terminal spinner: logs are JSON lines
     worker.execute_from_commandline()
     return 0  # pragma: no cover - execute_from_commandline exits
+
+
+def faust_app(settings: Settings, app_id: str, **overrides: Any) -> faust.App:
+    """A faust app set up the way every contacts service runs: no web server, no leader
+    topic, in-memory tables, offsets from the start, the configured session timeout."""
+    import faust
+
+    from services.common.kafka import broker_url
+
+    options: dict[str, Any] = {
+        "broker": broker_url(settings.kafka_bootstrap),
+        "store": "memory://",
+        "autodiscover": False,
+        "web_enabled": False,
+        "topic_disable_leader": True,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_session_timeout": settings.kafka_session_timeout,
+        "broker_heartbeat_interval": max(settings.kafka_session_timeout / 5, 0.5),
+        "topic_partitions": settings.ingest_partitions,
+    }
+    return faust.App(app_id, **{**options, **overrides})
+
+
+def raw_topic(app: faust.App, name: str) -> faust.TopicT:
+    """A topic whose keys and values stay bytes (decoding is the service's own job)."""
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )

@@ -12,7 +12,8 @@ import structlog
 from faust.types import StreamT
 
 from services.common.db import connect
-from services.common.kafka import Topics, broker_url
+from services.common.kafka import Topics
+from services.common.runner import faust_app, raw_topic
 from services.common.settings import Settings
 from services.export import jobs
 from services.export.runner import ExportRunner
@@ -23,24 +24,13 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings, owner_dsn: str, reader_dsn: str) -> faust.App:
     """Build the export worker app."""
     topics = Topics(settings.topic_prefix)
-    app = faust.App(
+    app = faust_app(
+        settings,
         f"{settings.ingest_group.removesuffix('-ingest')}-export",
-        broker=broker_url(settings.kafka_bootstrap),
-        store="memory://",
-        autodiscover=False,
-        web_enabled=False,
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.kafka_session_timeout,
-        broker_heartbeat_interval=max(settings.kafka_session_timeout / 5, 0.5),
         broker_max_poll_interval=3600.0,  # a million-row export may take a while
-        topic_partitions=settings.ingest_partitions,
     )
     runner = ExportRunner(owner_dsn, reader_dsn, Path(settings.exports_path))
-    requests = app.topic(
-        topics.export_requests, key_type=bytes, value_type=bytes,
-        key_serializer="raw", value_serializer="raw",
-    )
+    requests = raw_topic(app, topics.export_requests)
 
     @app.agent(requests, concurrency=1)
     async def export(stream: StreamT[bytes]) -> None:

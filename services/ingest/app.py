@@ -9,7 +9,8 @@ import faust
 import structlog
 from faust.types import TP, EventT, StreamT
 
-from services.common.kafka import Topics, broker_url
+from services.common.kafka import Topics
+from services.common.runner import faust_app, raw_topic
 from services.common.settings import Settings
 from services.ingest import metrics
 from services.ingest.worker import Headers, IngestWorker, Record
@@ -20,30 +21,16 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings, dsn: str) -> faust.App:
     """Build the ingest app; `faust.Worker(app).execute_from_commandline()` runs it."""
     topics = Topics(settings.topic_prefix)
-    app = faust.App(
+    app = faust_app(
+        settings,
         settings.ingest_group,
-        broker=broker_url(settings.kafka_bootstrap),
-        store="memory://",
-        autodiscover=False,
-        web_enabled=False,
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.kafka_session_timeout,
-        broker_heartbeat_interval=max(settings.kafka_session_timeout / 5, 0.5),
         broker_commit_interval=1.0,
         stream_buffer_maxsize=max(4 * settings.ingest_batch_size, 4096),
         broker_max_poll_records=max(settings.ingest_batch_size, 500),
         producer_acks=-1,
-        topic_partitions=settings.ingest_partitions,
     )
-
-    def raw_topic(name: str) -> faust.TopicT:
-        return app.topic(
-            name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-        )
-
-    source = raw_topic(topics.site_events)
-    outputs = {t: raw_topic(t) for t in (topics.dlq, topics.alerts)}
+    source = raw_topic(app, topics.site_events)
+    outputs = {t: raw_topic(app, t) for t in (topics.dlq, topics.alerts)}
 
     async def produce(topic: str, key: bytes | None, value: bytes, headers: Headers | None) -> None:
         fut = await outputs[topic].send(key=key, value=value, headers=headers)

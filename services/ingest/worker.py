@@ -63,6 +63,7 @@ class IngestWorker:
         self.secret = secret
         self.region = region
         self._conn: asyncpg.Connection | None = None
+        self._outbox_pending = True  # a previous run may have left records in the outbox
 
     async def close(self) -> None:
         """Close the database connection."""
@@ -93,7 +94,12 @@ class IngestWorker:
             dead.extend((valid_records[i], "event.unprocessable", why) for i, why in failed)
         for record, code, message in dead:
             await self._dead_letter(record, code, message)
-        sent = await self._with_db(lambda store: outbox.flush(store.conn, self._send_plain))
+        sent = 0
+        if self._outbox_pending or report.alerts:
+            # Only batches that raised alerts queue records; after a restart the first batch
+            # also sends what a crashed run left behind.
+            sent = await self._with_db(lambda store: outbox.flush(store.conn, self._send_plain))
+            self._outbox_pending = False
         metrics.ALERTS.inc(sent)
         metrics.EVENTS.labels("applied").inc(report.applied)
         metrics.EVENTS.labels("duplicate").inc(report.duplicates)

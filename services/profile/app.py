@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.common.db import role_dsn
 from services.common.kafka import Topics
 from services.common.settings import Settings
 from services.profile import (
@@ -20,7 +21,7 @@ from services.profile import (
 )
 from services.profile.auth import Authenticator, FailureLimiter
 from services.profile.commands import ExportRequests, Publisher
-from services.profile.db import Database, api_dsn_from
+from services.profile.db import Database
 from services.profile.limits import BodyLimitMiddleware
 from services.profile.metrics import Metrics, MetricsMiddleware
 
@@ -35,7 +36,7 @@ Authenticate with `Authorization: Bearer <token>` (`contacts token create`). Err
 
 def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> FastAPI:
     """The API on ``api_dsn`` (the contacts_api role); derived from the owner's ``dsn`` if unset."""
-    db = Database(api_dsn or settings.api_database_url or api_dsn_from(dsn))
+    db = Database(api_dsn or settings.api_database_url or role_dsn(dsn))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -8,14 +8,7 @@ from typing import cast
 
 import asyncpg
 
-from services.common.db import create_pool, role_dsn
-
-API_ROLE = "contacts_api"
-
-
-def api_dsn_from(dsn: str, role: str = API_ROLE) -> str:
-    """The owner's URL with the API role as user and no password (trust/peer setups)."""
-    return role_dsn(dsn, role)
+from services.common.db import create_pool
 
 
 class Database:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Header, Path, Query, Request
 
 from services.common.settings import Settings
+from services.profile import queries
 from services.profile.auth import Principal, require
 from services.profile.db import Database
+from services.profile.problems import Problem
 from services.profile.tagging import pick_language
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -45,3 +48,14 @@ def get_language(
 Db = Annotated[Database, Depends(get_db)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Language = Annotated[str, Depends(get_language)]
+
+
+async def customer_or_404(
+    conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record:
+    """The customer's row in this tenant's transaction; a 404 problem when there is none."""
+    sql = queries.CUSTOMER_FOR_UPDATE if for_update else queries.CUSTOMER
+    row = await conn.fetchrow(sql, tenant, customer_id)
+    if row is None:
+        raise Problem(404, "no such customer")
+    return row

@@ -13,7 +13,15 @@ from schemas.normalize import normalize_email, normalize_phone
 from services.common.segments import SegmentFilters
 from services.profile import models, queries, views
 from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.deps import AppSettings, CustomerId, Db, Language, Reader, TenantId
+from services.profile.deps import (
+    AppSettings,
+    CustomerId,
+    Db,
+    Language,
+    Reader,
+    TenantId,
+    customer_or_404,
+)
 from services.profile.problems import Problem, problem_responses
 from services.profile.tagging import vocabulary
 
@@ -116,9 +124,7 @@ async def get_customer(
 ) -> models.CustomerCard:
     """Names, contact, consent, tags (labelled), dates, counters and flags of one customer."""
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow(queries.CUSTOMER, tenant, customer_id)
-        if row is None:
-            raise Problem(404, "no such customer")
+        row = await customer_or_404(conn, tenant, customer_id)
         vocab = vocabulary(await queries.custom_tags(conn, tenant))
     return views.card(row, vocab, lang)
 
@@ -145,8 +151,7 @@ async def get_history(
         except (TypeError, ValueError) as exc:
             raise _invalid("cursor", "not a cursor of this list") from exc
     async with db.tenant(tenant) as conn:
-        if await conn.fetchrow(queries.CUSTOMER, tenant, customer_id) is None:
-            raise Problem(404, "no such customer")
+        await customer_or_404(conn, tenant, customer_id)
         rows = await conn.fetch(queries.HISTORY_PAGE, tenant, customer_id, at, event_id,
                                 limit + 1)
     next_cursor = None

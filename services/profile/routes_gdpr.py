@@ -8,8 +8,16 @@ from fastapi import APIRouter
 
 from services.common.crypto import keyed_hash
 from services.profile import models, queries, views
-from services.profile.deps import AppSettings, CustomerId, Db, Gdpr, Language, TenantId
-from services.profile.problems import Problem, problem_responses
+from services.profile.deps import (
+    AppSettings,
+    CustomerId,
+    Db,
+    Gdpr,
+    Language,
+    TenantId,
+    customer_or_404,
+)
+from services.profile.problems import problem_responses
 from services.profile.tagging import vocabulary
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/customers/{customer_id}", tags=["gdpr"])
@@ -24,9 +32,7 @@ async def anonymize(
     """Remove name, email, phone and free text; keep counters and dates; idempotent."""
     now = datetime.now(UTC)
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow(queries.CUSTOMER_FOR_UPDATE, tenant, customer_id)
-        if row is None:
-            raise Problem(404, "no such customer")
+        row = await customer_or_404(conn, tenant, customer_id, for_update=True)
         if row["anonymized_at"] is not None:
             return models.Anonymized(id=customer_id, anonymized=True,
                                      anonymized_at=row["anonymized_at"])
@@ -48,9 +54,7 @@ async def data_export(
 ) -> models.DataExport:
     """The card, the full history with data, the consent ledger and the raw tag state."""
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow(queries.CUSTOMER, tenant, customer_id)
-        if row is None:
-            raise Problem(404, "no such customer")
+        row = await customer_or_404(conn, tenant, customer_id)
         vocab = vocabulary(await queries.custom_tags(conn, tenant))
         history = await conn.fetch(queries.HISTORY_ALL, tenant, customer_id)
         consent = await conn.fetch(queries.CONSENT_ALL, tenant, customer_id)

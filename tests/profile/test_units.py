@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.tags import BUILTIN_TAGS
+from services.common.db import role_dsn
 from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.db import api_dsn_from
 from services.profile.problems import Problem
 from services.profile.tagging import TagError, pick_language, replace_tags
 
@@ -59,9 +59,9 @@ def test_cursor_round_trip_and_binding() -> None:
 
 
 def test_api_dsn_replaces_the_user_and_drops_the_password() -> None:
-    assert api_dsn_from("postgresql://postgres:@/db?host=/tmp/s") == (
+    assert role_dsn("postgresql://postgres:@/db?host=/tmp/s") == (
         "postgresql://contacts_api:@/db?host=/tmp/s")
-    assert api_dsn_from("postgresql://app:secret@db.example:5432/contacts") == (
+    assert role_dsn("postgresql://app:secret@db.example:5432/contacts") == (
         "postgresql://contacts_api:@db.example:5432/contacts")
-    assert api_dsn_from("postgresql://localhost/contacts") == (
+    assert role_dsn("postgresql://localhost/contacts") == (
         "postgresql://contacts_api:@localhost/contacts")

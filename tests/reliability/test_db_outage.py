@@ -17,11 +17,10 @@ import httpx
 import pytest
 
 from services import demo
-from services.common.db import connect, migrate
+from services.common.db import connect, migrate, role_dsn
 from services.common.settings import Settings
 from services.ingest.decode import Rejection, decode
 from services.profile.app import create_app
-from services.profile.db import api_dsn_from
 from services.profile.tokens import create_token
 from tests.expected import fold_all, stored_customers
 from tests.reliability.helpers import DedicatedPostgres, log_events, stream
@@ -59,7 +58,7 @@ async def test_postgres_down_for_10s_ingest_resumes_exactly_once_and_api_recover
     await owner.close()
     settings = Settings(database_url=url, secret="test-secret", kafka_bootstrap=stack.bootstrap,
                         topic_prefix=topic_prefix, dev_token=None, auth_failures_per_minute=1000)
-    app = create_app(settings, dsn=url, api_dsn=api_dsn_from(url))
+    app = create_app(settings, dsn=url, api_dsn=role_dsn(url))
     headers = {"Authorization": f"Bearer {token}"}
     path = f"/v1/tenants/{TENANT}/customers"
 

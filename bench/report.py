@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FIGURES = (
+INGEST_FIGURES = (
     "end-to-end, with faust start-up",
     "end-to-end, steady",
     "end-to-end / unnest path alone",
@@ -33,12 +33,22 @@ class Row:
     met: bool | None = None
 
 
+@dataclass
+class Section:
+    """One benchmark's part of RESULTS.md: a titled table, its notes and any extra text."""
+
+    title: str
+    rows: list[Row]
+    notes: list[str]
+    extra: str = ""
+
+
 def fmt(value: float, unit: str) -> str:
-    """A number with its unit, thousands separated."""
+    """A number with its unit, thousands separated (small values keep a decimal)."""
     if unit == "x":
         return f"{value:.2f}\u00d7"
-    if unit == "ms":
-        return f"{value:,.0f} ms"
+    if abs(value) < 10 and value != int(value):
+        return f"{value:.1f} {unit}"
     return f"{value:,.0f} {unit}"
 
 
@@ -53,11 +63,11 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def document(rows: list[Row], machine: dict[str, str], *, date: str, command: str,
-             notes: list[str], extra: str = "") -> str:
-    """RESULTS.md: machine, date, command, the table, notes and any extra sections."""
+def document(sections: list[Section], machine: dict[str, str], *, date: str,
+             command: str) -> str:
+    """RESULTS.md: machine, date, command, then each section's table, notes and extra text."""
     out = [
-        "# Ingest benchmark results",
+        "# Benchmark results",
         "",
         f"Date: {date}  ",
         f"Reproduce: `{command}`",
@@ -66,13 +76,13 @@ def document(rows: list[Row], machine: dict[str, str], *, date: str, command: st
         "|---|---|",
         *(f"| {k} | {v} |" for k, v in machine.items()),
         "",
-        table(rows),
-        "",
-        "Notes:",
-        "",
-        *(f"- {n}" for n in notes),
-        "",
     ]
-    if extra:
-        out += [extra.rstrip(), ""]
+    for s in sections:
+        out += [f"## {s.title}", ""]
+        if s.rows:
+            out += [table(s.rows), ""]
+        if s.notes:
+            out += ["Notes:", "", *(f"- {n}" for n in s.notes), ""]
+        if s.extra:
+            out += [s.extra.rstrip(), ""]
     return "\n".join(out)

@@ -14,7 +14,7 @@ def _ev(value: float) -> str:
 
 
 def rows(n: Numbers) -> list[Row]:
-    """The table, in the order of report.FIGURES."""
+    """The table, in the order of report.INGEST_FIGURES."""
     assert n.first is not None and n.replay is not None and n.latency is not None
     e2e = n.first.rate
     p50 = 1000 * Latency.quantile(n.latency.visible, 0.5)

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.report import FIGURES
+from bench import api, exporting, importing
+from bench.report import INGEST_FIGURES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +20,7 @@ def _values(markdown: str) -> dict[str, str]:
 
 
 def test_smoke_run_writes_every_figure_with_a_positive_number(tmp_path: Path) -> None:
-    """`python -m bench --smoke` starts its own stack and writes a complete RESULTS.md."""
+    """`python -m bench --smoke` starts its own stack and writes every section of RESULTS.md."""
     out = tmp_path / "RESULTS.md"
     # A subprocess: the bench runs its own event loops, outside pytest's.
     done = subprocess.run(
@@ -29,7 +30,10 @@ def test_smoke_run_writes_every_figure_with_a_positive_number(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
     text = out.read_text(encoding="utf-8")
     values = _values(text)
-    for figure in FIGURES:
+    for title in ("## Ingest", "## Profile API", "## Export", "## Import"):
+        assert title in text, f"missing section {title!r}"
+    figures = INGEST_FIGURES + api.FIGURES + exporting.FIGURES + importing.FIGURES
+    for figure in figures:
         assert figure in values, f"missing row {figure!r}"
         number = re.search(r"[\d,]*\.?\d+", values[figure])
         assert number is not None, f"no number in {figure!r}: {values[figure]!r}"

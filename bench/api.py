@@ -1,0 +1,13 @@
+"""Placeholder: the api benchmark (being written)."""
+
+from __future__ import annotations
+
+from bench.infra import BenchStack
+from bench.report import Section
+
+FIGURES: tuple[str, ...] = ()  # the row names this section always writes
+
+
+async def run(stack: BenchStack, *, customers: int, small_tenants: int, seconds: float) -> Section:
+    """Measure and return this benchmark's section of RESULTS.md."""
+    raise NotImplementedError

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     ingest_batch_within: float = Field(default=0.2, gt=0, description="seconds to fill a batch")
     ingest_partitions: int = Field(default=8, ge=1, description="partitions of created topics")
     kafka_session_timeout: float = Field(default=15.0, gt=0, description="seconds")
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100, ge=1, le=30_000, description="longest a fetch may wait for data (ms)"
+    )
     ingest_metrics_port: int = Field(default=0, ge=0, description="ingest /metrics port, 0 = off")
     ingest_group: str = Field(default="contacts-ingest", description="consumer group / app id")
 

@@ -42,18 +42,21 @@ async def _count(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM processed_events"))
 
 
-async def first_pass(worker: IngestProcess, db_url: str, expected: int, timeout: float) -> Pass:
-    """Start the worker and wait until ``expected`` events are committed (polling every 50 ms)."""
+async def first_pass(workers: list[IngestProcess], db_url: str, expected: int,
+                     timeout: float) -> Pass:
+    """Start the workers (one consumer group) and wait until ``expected`` events are committed
+    (polling every 50 ms)."""
     conn = await asyncpg.connect(db_url)
-    batches = BatchLog(worker.log_path)
+    logs = [BatchLog(w.log_path) for w in workers]
     try:
-        started = worker.start()
+        started = min(w.start() for w in workers)
         first_at, first_count, count = 0.0, 0, 0
         deadline = started + timeout
         while count < expected:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{count} of {expected} events after {timeout:.0f}s")
-            worker.check()
+            for w in workers:
+                w.check()
             await asyncio.sleep(POLL)
             count = await _count(conn)
             if count and not first_at:
@@ -61,9 +64,10 @@ async def first_pass(worker: IngestProcess, db_url: str, expected: int, timeout:
         done = time.monotonic()
     finally:
         await conn.close()
-    batches.poll()
+    for log in logs:
+        log.poll()
     return Pass(count, done - started, done - first_at, count - first_count,
-                batches.batches, batches.ms)
+                sum(b.batches for b in logs), [ms for b in logs for ms in b.ms])
 
 
 async def replay(worker: IngestProcess, records: int, timeout: float) -> Pass:

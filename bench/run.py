@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from bench import data, ingest, profile, writes
+from bench.consume import consume_only
 from bench.infra import BenchStack, fresh_database, server_version
 from bench.process import IngestProcess
 from services.demo import generate
@@ -42,10 +43,12 @@ class Numbers:
     copy_rows: int = 0
     first: ingest.Pass | None = None
     replay: ingest.Pass | None = None
+    two_workers: ingest.Pass | None = None
     latency: ingest.Latency | None = None
     naive: float = 0.0
     naive_events: int = 0
     worker_alone: float = 0.0
+    faust_only: float = 0.0
     profile_md: str = ""
     log: list[str] = field(default_factory=list)
 
@@ -81,12 +84,15 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
     topics = await data.publish(stack.bootstrap, PREFIX, ds.records)
     say(n, f"produced {n.records} records to {topics.site_events}")
     timeout = max(180.0, opts.events / 200)
+    n.faust_only = await consume_only(stack.bootstrap, topics.site_events, "bench-faust-only",
+                                      n.records, timeout)
+    say(n, f"faust consumption alone {n.faust_only:,.0f} ev/s")
 
     e2e_url = await fresh_database(stack.admin_url, "b_e2e")
     first = IngestProcess(e2e_url, stack.bootstrap, PREFIX, "bench-ingest-1",
                           stack.workdir / "first.log")
     try:
-        n.first = await ingest.first_pass(first, e2e_url, n.expected, timeout)
+        n.first = await ingest.first_pass([first], e2e_url, n.expected, timeout)
     finally:
         first.stop()
     say(n, f"end-to-end {n.first.rate:,.0f} ev/s steady, {n.first.rate_with_startup:,.0f} "
@@ -106,6 +112,16 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
                f" p99 {_ms(n.latency, 0.99)} ms")
     finally:
         second.stop()
+
+    url = await fresh_database(stack.admin_url, "b_two")
+    pair = [IngestProcess(url, stack.bootstrap, PREFIX, "bench-ingest-two",
+                          stack.workdir / f"two-{i}.log") for i in (1, 2)]
+    try:
+        n.two_workers = await ingest.first_pass(pair, url, n.expected, timeout)
+    finally:
+        for w in pair:
+            w.stop()
+    say(n, f"end-to-end, two workers: {n.two_workers.rate:,.0f} ev/s steady")
 
     url = await fresh_database(stack.admin_url, "b_naive")
     n.naive_events = min(opts.naive_events, n.records)

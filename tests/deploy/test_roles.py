@@ -107,6 +107,8 @@ async def test_writer_role_is_not_owner_and_cannot_change_the_schema(
             "DROP TABLE outbox",
             "TRUNCATE processed_events",
             "CREATE INDEX ON customers (email)",
+            "CREATE TABLE own_table (a int)",  # no CREATE on the schema (migration 0008)
+            "CREATE FUNCTION tenants() RETURNS int LANGUAGE sql AS 'SELECT 1'",
             "SELECT count(*) FROM api_tokens",
             "UPDATE exports SET state = 'done'",
             "DELETE FROM history",

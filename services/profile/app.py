@@ -11,6 +11,7 @@ from services.common.db import role_dsn
 from services.common.kafka import Topics
 from services.common.settings import Settings
 from services.profile import (
+    links,
     problems,
     routes_customers,
     routes_exports,
@@ -65,4 +66,5 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
     for module in (routes_customers, routes_tags, routes_gdpr, routes_imports, routes_exports,
                    routes_ops):
         app.include_router(module.router)
+    links.install(app)
     return app

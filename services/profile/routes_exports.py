@@ -86,7 +86,8 @@ async def _queue(db: Db, request: Request, tenant: str, body: ExportRequest) -> 
 
 
 @router.post("/v1/tenants/{tenant}/exports", status_code=status.HTTP_202_ACCEPTED,
-             response_model=ExportCreated, responses=problem_responses(401, 403, 404, 422, 503),
+             response_model=ExportCreated,
+             responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
              summary="Export a segment to CSV (asynchronous)")
 async def create_export(
     tenant: TenantId, body: ExportRequest, _: Exporter, db: Db, request: Request
@@ -96,7 +97,7 @@ async def create_export(
 
 
 @router.get("/v1/tenants/{tenant}/exports/{export_id}", response_model=ExportStatus,
-            responses=problem_responses(401, 403, 404, 422, 503), summary="Follow an export")
+            responses=problem_responses(401, 403, 404, 422, 429, 503), summary="Follow an export")
 async def export_status(
     tenant: TenantId, export_id: uuid.UUID, _: Exporter, db: Db
 ) -> ExportStatus:
@@ -112,7 +113,7 @@ async def export_status(
 @router.get("/v1/tenants/{tenant}/exports/{export_id}/download",
             response_class=FileResponse, responses={
                 200: {"content": {"text/csv": {}}, "description": "the CSV file"},
-                **problem_responses(401, 403, 404, 409, 422, 503)},
+                **problem_responses(401, 403, 404, 409, 422, 429, 503)},
             summary="Download a finished export")
 async def download_export(
     tenant: TenantId, export_id: uuid.UUID, _: Exporter, db: Db, settings: AppSettings
@@ -135,7 +136,8 @@ async def download_export(
 
 
 @router.post("/v1/exports", status_code=status.HTTP_202_ACCEPTED,
-             response_model=OpsExportsCreated, responses=problem_responses(401, 403, 422, 503),
+             response_model=OpsExportsCreated,
+             responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
              summary="Ops: export a segment for many tenants")
 async def ops_export(
     body: OpsExportRequest, principal: Exporter, db: Db, request: Request

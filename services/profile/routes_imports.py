@@ -73,7 +73,7 @@ class ImportState(BaseModel):
 
 @router.get("/template.csv", response_class=PlainTextResponse,
             responses={200: {"content": {"text/csv": {}}},
-                       **problem_responses(401, 403, 422, 503)},
+                       **problem_responses(401, 403, 422, 429, 503)},
             summary="The import template (same columns as an export)")
 async def template(tenant: TenantId, _: Importer) -> PlainTextResponse:
     """A CSV with the header and one example row."""
@@ -113,7 +113,7 @@ async def _upload(request: Request) -> tuple[IO[bytes], str]:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ImportReport,
              responses={200: {"model": ImportReport, "description": "the dry-run report"},
-                        **problem_responses(401, 403, 413, 415, 422, 503)},
+                        **problem_responses(400, 401, 403, 413, 415, 422, 429, 503)},
              summary="Import a customer file (text/csv or multipart `file`)",
              openapi_extra={"requestBody": {"content": {
                  "text/csv": {"schema": {"type": "string"}},
@@ -135,6 +135,10 @@ async def create_import(
             known = set(vocabulary(await queries.custom_tags(conn, tenant)))
             report = await _pass(conn, file, tenant, import_id, sha256, region, known, None)
             if not dry_run:
+                # A venue's old customer file may come before its first booking: the import
+                # (a foreign key) and ingest both need the venue's row, so record it first.
+                await conn.execute("INSERT INTO tenants (tenant_id) VALUES ($1)"
+                                   " ON CONFLICT DO NOTHING", tenant)
                 # A second pass publishes: a file broken half-way publishes nothing.
                 report = await _pass(conn, file, tenant, import_id, sha256, region, known,
                                      (publisher, topic))
@@ -166,7 +170,7 @@ async def _pass(conn: Any, file: IO[bytes], tenant: str, import_id: uuid.UUID, s
 
 
 @router.get("/{import_id}", response_model=ImportState,
-            responses=problem_responses(401, 403, 404, 422, 503), summary="Follow an import")
+            responses=problem_responses(401, 403, 404, 422, 429, 503), summary="Follow an import")
 async def import_state(
     tenant: TenantId, import_id: uuid.UUID, _: Importer, db: Db
 ) -> ImportState:

@@ -34,7 +34,7 @@ async def list_tags(tenant: TenantId, _: Reader, db: Db, lang: Language) -> mode
 
 
 @router.post("/tags", response_model=models.Tag, status_code=201,
-             responses=problem_responses(401, 403, 409, 422, 429, 503),
+             responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
              summary="Add a custom tag")
 async def create_tag(
     tenant: TenantId, body: models.TagCreate, _: Writer, db: Db, lang: Language
@@ -50,7 +50,7 @@ async def create_tag(
 
 
 @router.put("/customers/{customer_id}/tags", response_model=models.CustomerCard,
-            responses=problem_responses(401, 403, 404, 422, 429, 503),
+            responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
             summary="Replace a customer's tags")
 async def put_tags(
     tenant: TenantId,

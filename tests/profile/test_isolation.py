@@ -110,6 +110,11 @@ async def test_api_role_with_a_tenant_sees_and_writes_only_that_tenant(
         assert updated == "UPDATE 0"
         with pytest.raises(asyncpg.InsufficientPrivilegeError):  # WITH CHECK
             await api_conn.execute("INSERT INTO tenant_tags VALUES ($1, 'x', '{}')", OTHER)
+    async with api_conn.transaction():  # an import records only its own venue (0009)
+        await api_conn.execute("SELECT set_config('contacts.tenant_id', 'new-venue', true)")
+        await api_conn.execute("INSERT INTO tenants (tenant_id) VALUES ('new-venue')")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):  # WITH CHECK
+            await api_conn.execute("INSERT INTO tenants (tenant_id) VALUES ('other-venue')")
     # The setting is local to the transaction.
     assert await api_conn.fetchval("SELECT count(*) FROM customers") == 0
 

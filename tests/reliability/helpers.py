@@ -1,4 +1,5 @@
-"""Helpers of the reliability suite: a dedicated PostgreSQL that a test may stop, a streamer."""
+"""Helpers of the reliability suite: a dedicated PostgreSQL that a test may stop, a streamer,
+the profile API as a subprocess, seed customers."""
 
 from __future__ import annotations
 
@@ -6,13 +7,19 @@ import asyncio
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from services.common.infra import EmbeddedPostgres
+from tests.builders import event
+from tests.services import ROOT
 
 
 class DedicatedPostgres:
@@ -92,3 +99,60 @@ def log_events(path: Path, offset: int = 0) -> list[dict[str, object]]:
                 except ValueError:
                     continue
     return out
+
+
+def guests(n: int, tenant: str = "brasserie-leopold") -> list[dict[str, Any]]:
+    """One reservation each for ``n`` distinct guests (email and phone) of ``tenant``."""
+    return [
+        event(tenant=tenant, email=f"guest{i}@example.be", phone=f"+32 475 {i:02d} 00 00",
+              at=1000 + i, contact={"first_name": f"Guest{i}", "last_name": "Test",
+                                    "language": ("nl", "fr", "en")[i % 3]})
+        for i in range(n)
+    ]
+
+
+class ProfileProcess:
+    """`contacts profile` (uvicorn) in a subprocess, as production runs it; restartable."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
+        self.env = {**clean, **env}
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start a new process (logs appended to ``log_path``)."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "profile"], env=self.env, cwd=ROOT,
+                stdout=log, stderr=log,
+            )
+
+    def alive(self) -> bool:
+        """True while the current process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def send(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the current process."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the current process to exit; its exit code."""
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> int:
+        """SIGTERM and wait for a clean exit (SIGKILL after 60 s); the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the log, for failure messages."""
+        return self.log_path.read_text(errors="replace")[-chars:]

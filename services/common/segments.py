@@ -84,11 +84,10 @@ def segment_where(tenant_id: str, f: SegmentFilters, region: str = "BE") -> Wher
     if f.min_no_shows is not None:
         w.add(f"c.no_shows >= {w.arg(f.min_no_shows)}")
     if f.q:
+        # Through contacts_matching (migration 0010): the trigram and phone indexes cannot
+        # serve `LIKE` / `<%` beneath row level security; the function applies the tenant.
         q = f.q.strip().lower()
         like, word = w.arg(f"%{_escape_like(q)}%"), w.arg(q)
-        alternatives = [f"c.search LIKE {like}", f"{word} <% c.search"]
-        phone = normalize_phone(f.q, region)
-        if phone is not None:
-            alternatives.append(f"c.phone = {w.arg(phone)}")
-        w.add("(" + " OR ".join(alternatives) + ")")
+        phone = w.arg(normalize_phone(f.q, region))
+        w.add(f"c.id IN (SELECT m.id FROM contacts_matching({like}, {word}, {phone}) m)")
     return w

@@ -11,6 +11,13 @@ import asyncpg
 from services.common.db import create_pool
 
 
+async def _rollback_only(conn: asyncpg.Connection) -> None:
+    """Release without ``RESET ALL``: the API keeps no session state (the tenant is set per
+    transaction, ``set_config(..., true)``); an unfinished transaction is still rolled back."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class Database:
     """The API's pool; connects lazily so the service starts (and says 503) without a database."""
 
@@ -22,7 +29,8 @@ class Database:
     async def open(self) -> None:
         """Create the pool; min_size 0 means no connection is made until one is needed."""
         if self._pool is None:
-            self._pool = await create_pool(self.dsn, min_size=0, max_size=self.max_size)
+            self._pool = await create_pool(self.dsn, min_size=0, max_size=self.max_size,
+                                           reset=_rollback_only)
 
     async def close(self) -> None:
         """Close every connection."""

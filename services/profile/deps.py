@@ -24,19 +24,19 @@ Writer = Annotated[Principal, Depends(require("write"))]
 Gdpr = Annotated[Principal, Depends(require("gdpr"))]
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     """The API's database."""
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_language(
+async def get_language(
     lang: Annotated[str | None, Query(pattern=r"^[a-zA-Z]{2}([-_][a-zA-Z0-9]{1,8})*$",
                                       description="label language: nl, fr or en")] = None,
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,

@@ -159,3 +159,19 @@ async def test_token_lookup_function_answers_one_exact_hash(
     rows = await api_conn.fetch("SELECT * FROM contacts_token_lookup($1)", token_hash(token))
     assert [r["tenant_id"] for r in rows] == [T]
     assert await api_conn.fetch("SELECT * FROM contacts_token_lookup($1)", b"") == []
+
+
+async def test_the_search_function_answers_only_the_transactions_tenant(
+    ids: dict[str, str], api_conn: asyncpg.Connection, owner: asyncpg.Connection
+) -> None:
+    """contacts_matching (migration 0010) runs as the owner, so it applies the tenant itself:
+    the ids of the transaction's venue only, none without a venue."""
+    everything = "SELECT id FROM contacts_matching('%', '', NULL)"
+    assert await api_conn.fetch(everything) == []
+    for tenant in (T, OTHER):
+        expected = {r["id"] for r in await owner.fetch(
+            "SELECT id FROM customers WHERE tenant_id = $1 AND anonymized_at IS NULL", tenant)}
+        async with api_conn.transaction():
+            await api_conn.execute("SELECT set_config('contacts.tenant_id', $1, true)", tenant)
+            assert {r["id"] for r in await api_conn.fetch(everything)} == expected
+        assert expected

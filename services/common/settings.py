@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Ingest tuning.
     ingest_batch_size: int = Field(default=2000, ge=1, le=50_000)
-    ingest_batch_within: float = Field(default=0.2, gt=0, description="seconds to fill a batch")
+    ingest_batch_within: float = Field(
+        default=0.05, gt=0, description="seconds to wait for more records before a batch runs"
+    )
     ingest_partitions: int = Field(default=8, ge=1, description="partitions of created topics")
     kafka_session_timeout: float = Field(default=15.0, gt=0, description="seconds")
     kafka_fetch_max_wait_ms: int = Field(

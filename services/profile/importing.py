@@ -105,6 +105,11 @@ def _chunks(items: Iterator[ImportRow | list[RowError]]) -> Iterator[list[Any]]:
         yield chunk
 
 
+def _parse_next(chunks: Iterator[list[Any]]) -> asyncio.Future[list[Any] | None]:
+    """The next chunk, parsed in a thread (parsing is CPU work) while the caller goes on."""
+    return asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+
+
 async def run_import(
     conn: asyncpg.Connection,
     opened: CsvImport,
@@ -119,49 +124,74 @@ async def run_import(
                     ignored_columns=list(opened.ignored_columns))
     now = datetime.now(UTC)
     chunks = _chunks(opened.rows())
-    while chunk := await asyncio.to_thread(next, chunks, None):  # parsing is CPU work
-        rows = [r for r in chunk if isinstance(r, ImportRow)]
-        for errors in (c for c in chunk if not isinstance(c, ImportRow)):
-            report.invalid += 1
-            for e in errors:
-                report.error(e)
-        found = await conn.fetch(
-            _CURRENT, tenant_id, [r.identity for r in rows],
-            [r.customer_id for r in rows if r.customer_id is not None],
-        )
-        by_identity = {f["identity_key"]: f for f in found}
-        by_id = {f["id"]: f for f in found}
-        changing = []
-        for r in rows:
-            current = by_identity.get(r.identity)
-            if r.customer_id is not None:
-                named = by_id.get(r.customer_id)
-                problem = None
-                if named is None:
-                    problem = ("customer_id.unknown", "no customer with this id in this venue")
-                elif named["identity_key"] != r.identity:
-                    problem = ("customer_id.mismatch",
-                               "this customer id belongs to another email or phone")
-                if problem is not None:
-                    report.invalid += 1
-                    report.error(RowError(r.row, "customer_id", *problem))
-                    continue
-            report.valid += 1
-            v = verdict(r, current)
-            if v == "create":
-                report.would_create += 1
-            elif v == "update":
-                report.would_update += 1
-            else:
-                report.unchanged += 1
-                continue
-            changing.append(r)
-        if publish is not None and changing:
-            publisher, topic = publish
-            docs = [to_event(r, tenant_id=tenant_id, import_id=str(import_id), file_sha256=sha256,
-                             occurred_at=now) for r in changing]
-            report.published += await publisher.publish(
-                topic, [(tenant_id.encode(), orjson.dumps(d)) for d in docs]
-            )
+    ahead = _parse_next(chunks)
+    try:
+        # One chunk ahead: the next one is parsed while this one is compared and published.
+        while chunk := await asyncio.shield(ahead):
+            ahead = _parse_next(chunks)
+            await _classify(conn, chunk, report, tenant_id=tenant_id, import_id=import_id,
+                            sha256=sha256, publish=publish, now=now)
+    finally:
+        # Never return while a thread still reads the file: the caller closes it next.
+        await asyncio.wait([ahead])
+        if not ahead.cancelled():
+            ahead.exception()  # an error of a chunk nobody asked for: not raised, not logged
     report.rows = report.valid + report.invalid
     return report
+
+
+async def _classify(
+    conn: asyncpg.Connection,
+    chunk: list[ImportRow | list[RowError]],
+    report: Report,
+    *,
+    tenant_id: str,
+    import_id: uuid.UUID,
+    sha256: str,
+    publish: tuple[Publisher, str] | None,
+    now: datetime,
+) -> None:
+    """Count a chunk's errors, compare its valid rows with the customers, publish changes."""
+    rows = [r for r in chunk if isinstance(r, ImportRow)]
+    for errors in (c for c in chunk if not isinstance(c, ImportRow)):
+        report.invalid += 1
+        for e in errors:
+            report.error(e)
+    found = await conn.fetch(
+        _CURRENT, tenant_id, [r.identity for r in rows],
+        [r.customer_id for r in rows if r.customer_id is not None],
+    )
+    by_identity = {f["identity_key"]: f for f in found}
+    by_id = {f["id"]: f for f in found}
+    changing = []
+    for r in rows:
+        current = by_identity.get(r.identity)
+        if r.customer_id is not None:
+            named = by_id.get(r.customer_id)
+            problem = None
+            if named is None:
+                problem = ("customer_id.unknown", "no customer with this id in this venue")
+            elif named["identity_key"] != r.identity:
+                problem = ("customer_id.mismatch",
+                           "this customer id belongs to another email or phone")
+            if problem is not None:
+                report.invalid += 1
+                report.error(RowError(r.row, "customer_id", *problem))
+                continue
+        report.valid += 1
+        v = verdict(r, current)
+        if v == "create":
+            report.would_create += 1
+        elif v == "update":
+            report.would_update += 1
+        else:
+            report.unchanged += 1
+            continue
+        changing.append(r)
+    if publish is not None and changing:
+        publisher, topic = publish
+        docs = [to_event(r, tenant_id=tenant_id, import_id=str(import_id), file_sha256=sha256,
+                         occurred_at=now) for r in changing]
+        report.published += await publisher.publish(
+            topic, [(tenant_id.encode(), orjson.dumps(d)) for d in docs]
+        )

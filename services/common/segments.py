@@ -57,6 +57,19 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def q_args(w: Where, q: str, region: str) -> tuple[str, str, str]:
+    """Bind the three forms of a free-text ``q``: LIKE pattern, word, phone in E.164."""
+    text = q.strip().lower()
+    return w.arg(f"%{_escape_like(text)}%"), w.arg(text), w.arg(normalize_phone(q, region))
+
+
+def q_inline(w: Where, q: str, region: str) -> str:
+    """``q`` as a plain condition on ``c``: what ``contacts_matching`` (migration 0010) tests,
+    for a query that reaches the rows another way (no index can serve it beneath RLS)."""
+    like, word, phone = q_args(w, q, region)
+    return f"(c.search LIKE {like} OR {word} <% c.search OR c.phone = {phone})"
+
+
 def segment_where(tenant_id: str, f: SegmentFilters, region: str = "BE") -> Where:
     """The WHERE of a segment over ``customers c``; ``$1`` is the tenant."""
     w = Where(tenant_id)
@@ -86,8 +99,6 @@ def segment_where(tenant_id: str, f: SegmentFilters, region: str = "BE") -> Wher
     if f.q:
         # Through contacts_matching (migration 0010): the trigram and phone indexes cannot
         # serve `LIKE` / `<%` beneath row level security; the function applies the tenant.
-        q = f.q.strip().lower()
-        like, word = w.arg(f"%{_escape_like(q)}%"), w.arg(q)
-        phone = w.arg(normalize_phone(f.q, region))
+        like, word, phone = q_args(w, f.q, region)
         w.add(f"c.id IN (SELECT m.id FROM contacts_matching({like}, {word}, {phone}) m)")
     return w

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.profile import queries
 from tests.builders import BASE, event
 from tests.profile.conftest import MakeToken, Seed, bearer
 from tests.profile.data import OTHER, T, venue_events
@@ -223,3 +224,28 @@ async def test_tampered_or_foreign_cursors_are_422(
                          headers=ops)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("sort", ["-last_contact_at", "first_contact_at", "name"])
+@pytest.mark.parametrize("walk", [1, 5, 10_000])
+async def test_q_pages_are_the_same_whether_the_walk_or_the_index_finds_them(
+    client: httpx.AsyncClient, many: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    sort: str, walk: int,
+) -> None:
+    """q walks the first Q_WALK rows in sort order and keeps a full page; otherwise the trigram
+    index answers. Whichever answers, the pages are the list's own order, filtered."""
+    full = await client.get(URL, params={"sort": sort, "limit": 200}, headers=many)
+    expected = [i["id"] for i in full.json()["items"] if i["last_name"] == "Same"]
+    assert len(expected) == 15
+    monkeypatch.setattr(queries, "Q_WALK", walk)
+    for limit in (1, 4, 15, 200):
+        ids: list[str] = []
+        params: dict[str, Any] = {"sort": sort, "limit": limit, "q": "same"}
+        while True:
+            r = await client.get(URL, params=params, headers=many)
+            assert r.status_code == 200, r.text
+            ids += [i["id"] for i in r.json()["items"]]
+            if not (cursor := r.json()["next_cursor"]):
+                break
+            params["cursor"] = cursor
+        assert ids == expected, (walk, limit)

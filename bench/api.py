@@ -503,7 +503,7 @@ def notes(s: Seeded, customers: int, small_tenants: int, seconds: float, warmup:
         f"(completed ≥ 3) ~18 %, local 12 %, business 6 %, no_show 5 %, vip 2 %, ~0.3 % "
         f"anonymised; no history rows (no measured route reads history).",
         "API: `python -m services.cli profile` as a subprocess (uvicorn.run: ONE worker process, "
-        "asyncio loop and h11, since neither uvloop nor httptools is installed; asyncpg pool of "
+        "uvloop and httptools, uvicorn's automatic choice once installed; asyncpg pool of "
         "at most 10 connections as `contacts_api`), default PostgreSQL settings "
         "(shared_buffers 128 MB, smaller than the customers table, so heap pages come from the "
         "OS page cache). Every API request also resolves its bearer token "
@@ -518,7 +518,10 @@ def notes(s: Seeded, customers: int, small_tenants: int, seconds: float, warmup:
         f"kept only when pg_trgm still finds the surname ({s.typos_found} of {s.typos_tried} "
         "random typos do, at the default word-similarity threshold 0.6), each then matching "
         f"1-5 % of the tenant; the row '{NO_MATCH_FIGURE}' is q=`{NO_MATCH}` (a surname "
-        "nobody has), one request through the API, then the same SQL alone.",
+        "nobody has), one request through the API, then the same SQL alone. A `q` first walks "
+        "the list's order (at most `Q_WALK` = 10,000 rows, services/profile/queries.py) and "
+        "keeps a full page; otherwise the trigram index answers (migration 0010): the typo'd "
+        "surnames are found by the walk, the no-match q walks in vain and then takes the index.",
         f"Load: aiohttp in the bench process, N clients in a closed loop (each sends its next "
         f"request when the previous answer is read) for {seconds:g} s after a {warmup:g} s "
         "warm-up, per scenario and concurrency; measured = the requests completing after the "

@@ -38,8 +38,8 @@ LIBRARIES = (
 )
 LOOP = "asyncio event loop alone (epoll, socket reads and writes, callbacks)"
 # Frames every sample passes through: left out of the inclusive list.
-SKELETON = ("runpy", "services/cli.py", "mode/worker.py", "asyncio/base_events.py",
-            "asyncio/events.py")
+SKELETON = ("runpy", "services/cli.py", "services/common/runner.py", "mode/worker.py",
+            "asyncio/base_events.py", "asyncio/events.py")
 
 
 def spy_binary() -> str | None:

@@ -80,7 +80,8 @@ def notes(n: Numbers, opts: Options) -> list[str]:
         "producer for the DLQ (as the app: each DLQ record awaited), no faust; its ratio is "
         "end-to-end / worker, i.e. what faust's consumption costs.",
         "faust consumption alone: an in-process faust app with the ingest app's settings and "
-        "`take_events(2000, within=0.2)` that drops every batch (first batch to last); the "
+        "`take_events` (same batch size and window) that drops every batch (first batch to "
+        "last); the "
         "ceiling of any faust agent here, whatever the handling costs.",
         f"Replay: a second worker, new consumer group, same topic and filled database (every "
         f"event a duplicate); done when its `ingest.batch` logs account for every record "

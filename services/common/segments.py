@@ -70,11 +70,15 @@ def q_inline(w: Where, q: str, region: str) -> str:
     return f"(c.search LIKE {like} OR {word} <% c.search OR c.phone = {phone})"
 
 
+# segment_where's first clauses: the venue's listed customers, before any filter.
+VENUE_CLAUSES = 2
+
+
 def segment_where(tenant_id: str, f: SegmentFilters, region: str = "BE") -> Where:
     """The WHERE of a segment over ``customers c``; ``$1`` is the tenant."""
     w = Where(tenant_id)
     w.add("c.tenant_id = $1")
-    w.add("c.anonymized_at IS NULL")
+    w.add("c.anonymized_at IS NULL")  # VENUE_CLAUSES: these two come first
     if f.language:
         w.add(f"c.language = ANY({w.arg([x.lower() for x in f.language])}::text[])")
     if f.newsletter == "unknown":

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.common.segments import SegmentFilters, q_inline, segment_where
+from services.common.segments import VENUE_CLAUSES, SegmentFilters, q_inline, segment_where
 
 SortKey = Literal["last_contact_at", "first_contact_at", "name"]
 SORT_COLUMNS: dict[str, str] = {
@@ -84,10 +84,11 @@ WHERE tenant_id = $1 AND customer_id = $2
 """
 
 
-# A free-text ``q`` first walks the sort order, testing at most this many customers: a common
-# name is found in the first few thousand, where the trigram index (through contacts_matching)
-# would first fetch every match in the venue (25,000 "mertens" of a 1M venue: ~1 s against
-# ~25 ms). A rare name walks all of them in vain (~13 µs each) and then takes the index.
+# A free-text ``q`` first reads at most this many of the venue's customers in the list's order
+# (after the cursor) and tests q and the other filters on them: a common name fills a page
+# within the first few thousand, where the trigram index (through contacts_matching) would
+# first fetch every match in the venue (25,000 "mertens" of a 1M venue: ~1 s against ~25 ms).
+# A rare name reads them all in vain (~8-20 µs each, mostly word_similarity), then the index.
 Q_WALK = 10_000
 
 
@@ -117,21 +118,24 @@ async def list_customers(
 async def _page(conn: asyncpg.Connection, tenant_id: str, filters: SegmentFilters, region: str,
                 sort: SortKey, descending: bool, after: tuple[Any, uuid.UUID] | None, limit: int,
                 *, walk: int | None = None) -> list[asyncpg.Record]:
-    """One keyset page; with ``walk``, ``q`` is tested on the first ``walk`` rows in order."""
+    """One keyset page; with ``walk``, only the venue's first ``walk`` rows in order (after the
+    cursor) are read, and ``q`` and the other filters are tested on those."""
     q = filters.q if walk else None
     w = segment_where(tenant_id, filters.model_copy(update={"q": None}) if q else filters, region)
     column = SORT_COLUMNS[sort]
-    if after is not None:
-        op = "<" if descending else ">"
-        w.add(f"({column}, c.id) {op} ({w.arg(after[0])}, {w.arg(after[1])}::uuid)")
     direction = "DESC" if descending else "ASC"
     order = f"ORDER BY {column} {direction}, c.id {direction}"
-    source = "customers c"
-    where = w.sql()
+    keyset = []
+    if after is not None:
+        op = "<" if descending else ">"
+        keyset = [f"({column}, c.id) {op} ({w.arg(after[0])}, {w.arg(after[1])}::uuid)"]
     if q:
-        source = (f"(SELECT {SUMMARY_COLUMNS}, c.sort_name, c.search FROM customers c"
-                  f" WHERE {where} {order} LIMIT {w.arg(walk)}) c")
-        where = q_inline(w, q, region)
+        venue, others = w.clauses[:VENUE_CLAUSES], w.clauses[VENUE_CLAUSES:]
+        source = (f"(SELECT * FROM customers c WHERE {' AND '.join(venue + keyset)}"
+                  f" {order} LIMIT {w.arg(walk)}) c")
+        where = " AND ".join([*others, q_inline(w, q, region)])
+    else:
+        source, where = "customers c", " AND ".join(w.clauses + keyset)
     sql = (f"SELECT {SUMMARY_COLUMNS}, {column} AS sort_value FROM {source} WHERE {where}"
            f" {order} LIMIT {w.arg(limit)}")
     return list(await conn.fetch(sql, *w.args))

@@ -8,9 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
+from services.common.db import connect
+from services.common.segments import SegmentFilters
 from services.profile import queries
 from tests.builders import BASE, event
-from tests.profile.conftest import MakeToken, Seed, bearer
+from tests.profile.conftest import MakeToken, Seed, api_url, bearer
 from tests.profile.data import OTHER, T, venue_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -249,3 +251,36 @@ async def test_q_pages_are_the_same_whether_the_walk_or_the_index_finds_them(
                 break
             params["cursor"] = cursor
         assert ids == expected, (walk, limit)
+
+
+@pytest.mark.parametrize(
+    ("q", "others", "expected"),
+    [
+        ("zeeman", {}, ["Ann"]),
+        ("Zeman", {}, ["Ann"]),
+        ("example.be", {}, ["Chris", "Benoit", "Ann"]),
+        ("example.be", {"language": ["nl"]}, ["Ann"]),
+        ("0471 22 22 22", {}, ["Dirk"]),
+        ("+32471222222", {}, ["Dirk"]),
+        ("47122", {}, ["Dirk"]),
+        ("eva other", {}, []),
+        ("100%_", {}, []),
+    ],
+)
+async def test_the_walk_tests_q_and_the_filters_as_the_index_path_does(
+    headers: dict[str, str], db_url: str, q: str, others: dict[str, Any], expected: list[str]
+) -> None:
+    """A page the walk answers must be the page the index would answer: the same q test
+    (name, typo, e-mail, phone in any format, literal wildcards), the other filters, the
+    tenant. Both paths of queries._page, side by side, as contacts_api under RLS."""
+    filters = SegmentFilters(q=q, **others)
+    conn = await connect(api_url(db_url))
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('contacts.tenant_id', $1, true)", T)
+            pages = [await queries._page(conn, T, filters, "BE", "last_contact_at", True, None,
+                                         100, walk=walk) for walk in (10_000, None)]
+    finally:
+        await conn.close()
+    walked, indexed = ([r["first_name"] for r in page] for page in pages)
+    assert walked == indexed == expected

@@ -77,7 +77,8 @@ def notes(n: Numbers, opts: Options) -> list[str]:
         "`copy_records_to_table` in chunks of 2,000 into `CREATE TABLE ... (LIKE history "
         "INCLUDING ALL)` (same primary key and index, no foreign key).",
         "worker.handle alone: `IngestWorker.handle` over batches of 2,000 raw records with a real "
-        "producer for the DLQ (as the app: each DLQ record awaited), no faust; its ratio is "
+        "producer for the DLQ (as the app: a batch's DLQ records sent together, each delivery "
+        "awaited), no faust; its ratio is "
         "end-to-end / worker, i.e. what faust's consumption costs.",
         "faust consumption alone: an in-process faust app with the ingest app's settings and "
         "`take_events` (same batch size and window) that drops every batch (first batch to "

@@ -13,6 +13,7 @@ from services.common.kafka import Topics
 from services.common.runner import faust_app, raw_topic
 from services.common.settings import Settings
 from services.ingest import metrics
+from services.ingest.take import take_pipelined
 from services.ingest.worker import Headers, IngestWorker, Record
 
 log = structlog.get_logger(__name__)
@@ -43,8 +44,9 @@ def create_app(settings: Settings, dsn: str) -> faust.App:
             dsn, topics, produce, secret=settings.secret, region=settings.default_region
         )
         try:
-            async for events in cast(faust.Stream[bytes], stream).take_events(
-                settings.ingest_batch_size, within=settings.ingest_batch_within
+            async for events in take_pipelined(
+                cast(faust.Stream[bytes], stream), settings.ingest_batch_size,
+                settings.ingest_batch_within,
             ):
                 records = [_record(e) for e in events]
                 await _finish(worker, records)
@@ -58,8 +60,9 @@ def create_app(settings: Settings, dsn: str) -> faust.App:
 async def _finish(worker: IngestWorker, records: list[Record]) -> None:
     """Handle a batch to the end, even when the worker is being stopped.
 
-    take_events() acks a batch once the loop body is left, also by cancellation; finishing
-    the batch first means a graceful stop never commits an offset whose event is not applied.
+    The take acks a batch only when the agent asks for the next one, so a stop never commits
+    an offset whose event is not applied; finishing the batch first also means a graceful stop
+    sends the batch's DLQ records and alerts instead of leaving them to the next start.
     """
     task = asyncio.ensure_future(_until_done(worker, records))
     try:

@@ -92,8 +92,8 @@ class IngestWorker:
                 for i in report.unidentifiable
             )
             dead.extend((valid_records[i], "event.unprocessable", why) for i, why in failed)
-        for record, code, message in dead:
-            await self._dead_letter(record, code, message)
+        # concurrently: the producer batches them into one request (each still awaited)
+        await asyncio.gather(*(self._dead_letter(r, code, why) for r, code, why in dead))
         sent = 0
         if self._outbox_pending or report.alerts:
             # Only batches that raised alerts queue records; after a restart the first batch

@@ -1,4 +1,4 @@
-"""faust's own consumption rate: the ingest app's settings and `take_events`, no handling.
+"""faust's own consumption rate: the ingest app's settings and take, no handling.
 
 This is the ceiling of any faust agent on this machine: what end-to-end ingest would reach
 if handling a batch cost nothing.
@@ -15,6 +15,7 @@ from faust.types import StreamT
 
 from services.common.runner import faust_app, raw_topic
 from services.common.settings import Settings
+from services.ingest.take import take_pipelined
 
 
 async def consume_only(bootstrap: str, topic: str, group: str, records: int,
@@ -33,9 +34,9 @@ async def consume_only(bootstrap: str, topic: str, group: str, records: int,
     @app.agent(raw_topic(app, topic), concurrency=1)
     async def drop(stream: StreamT[bytes]) -> None:
         nonlocal seen, first, last
-        async for events in cast(faust.Stream[bytes], stream).take_events(
-            settings.ingest_batch_size, within=settings.ingest_batch_within
-        ):
+        async for events in take_pipelined(cast(faust.Stream[bytes], stream),
+                                           settings.ingest_batch_size,
+                                           settings.ingest_batch_within):
             seen += len(events)
             last = time.monotonic()
             if first is None:

@@ -14,7 +14,7 @@ INGEST_FIGURES = (
     "unnest write path alone",
     "raw COPY ceiling (history rows)",
     "worker.handle alone, no faust",
-    "faust consumption alone (take_events, no handling)",
+    "faust consumption alone (the take, no handling)",
     "decode alone (orjson + pydantic)",
     "replay (all duplicates), steady",
     "latency p50 at half load",

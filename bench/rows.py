@@ -37,7 +37,7 @@ def rows(n: Numbers) -> list[Row]:
         Row("raw COPY ceiling (history rows)", n.copy, "ev/s"),
         Row("worker.handle alone, no faust", n.worker_alone, "ev/s", f"end-to-end {_ev(e2e)}",
             e2e / n.worker_alone),
-        Row("faust consumption alone (take_events, no handling)", n.faust_only, "ev/s",
+        Row("faust consumption alone (the take, no handling)", n.faust_only, "ev/s",
             f"end-to-end {_ev(e2e)}", e2e / n.faust_only),
         Row("decode alone (orjson + pydantic)", n.decode, "ev/s"),
         Row("replay (all duplicates), steady", n.replay.rate, "ev/s", f"first pass {_ev(e2e)}",
@@ -81,8 +81,8 @@ def notes(n: Numbers, opts: Options) -> list[str]:
         "awaited), no faust; its ratio is "
         "end-to-end / worker, i.e. what faust's consumption costs.",
         "faust consumption alone: an in-process faust app with the ingest app's settings and "
-        "`take_events` (same batch size and window) that drops every batch (first batch to "
-        "last); the "
+        "the app's `take_pipelined` (same batch size and window) that drops every batch "
+        "(first batch to last); the "
         "ceiling of any faust agent here, whatever the handling costs.",
         f"Replay: a second worker, new consumer group, same topic and filled database (every "
         f"event a duplicate); done when its `ingest.batch` logs account for every record "

@@ -91,7 +91,12 @@ def _observe_lag(app: faust.App, records: list[Record]) -> None:
     for r in records:
         last[(r.topic, r.partition)] = max(r.offset, last.get((r.topic, r.partition), -1))
     for (topic, partition), offset in last.items():
-        highwater = app.consumer.highwater(TP(topic, partition))
+        try:
+            highwater = app.consumer.highwater(TP(topic, partition))
+        except Exception as exc:  # noqa: BLE001 - e.g. revoked meanwhile (aiokafka asserts)
+            # the agent's body must not raise: see take_pipelined
+            log.debug("ingest.lag_unknown", partition=partition, error=type(exc).__name__)
+            continue
         if highwater is not None:
             metrics.LAG.labels(str(partition)).set(max(highwater - offset - 1, 0))
 

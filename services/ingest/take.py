@@ -10,6 +10,8 @@ one. A batch's events are acked only when the agent asks for the next batch, i.e
 batch was applied, and batches are handled one at a time, so acks stay in offset order and faust
 never commits past an event that is not applied. Events still buffered when the stream stops
 are never acked: they are redelivered, and the ledger (processed_events) absorbs the repeat.
+The agent's body must not raise (a batch is retried until applied; the lag metric swallows its
+errors): faust commits past at most one unacked offset, so no record may be dropped unacked.
 
 It uses two private members of faust's Stream (``_enable_passive``, ``_processors``), as
 ``take_events`` itself does; faust-streaming is pinned, and tests/integration run it against a
@@ -35,12 +37,15 @@ async def take_pipelined(
     full = asyncio.Event()
     room = asyncio.Event()
     room.set()
+    closed = False
 
     async def add(value: Any) -> Any:
-        while len(events) >= max_:  # the next batch is full too: wait until it is taken
+        while len(events) >= max_ and not closed:  # the next batch is full: wait until taken
             room.clear()
             if (await stream.wait(room)).stopped:  # type: ignore[arg-type]
                 return value  # not taken, never acked: redelivered after the restart
+        if closed:
+            return value  # this take has ended: not taken, never acked
         event = stream.current_event
         if event is None:
             raise RuntimeError("take_pipelined: no current event")
@@ -49,7 +54,6 @@ async def take_pipelined(
             full.set()
         return value
 
-    enable_acks = stream.enable_acks
     stream.enable_acks = False  # acked here, after the agent applied them
     stream.add_processor(add)
     stream._enable_passive(cast("ChannelT[Any]", aiter(stream.channel)))
@@ -66,5 +70,9 @@ async def take_pipelined(
             for event in batch:  # reached only when the agent asks for more: batch applied
                 await stream.ack(event)
     finally:
-        stream.enable_acks = enable_acks
+        # Unlike take_events, acks stay off: the background drainer may outlive this take (the
+        # agent's supervisor restarts the body on the same stream), and with acks on it would
+        # ack records that no batch handled. A blocked ``add`` is released and takes nothing.
+        closed = True
+        room.set()
         stream._processors.remove(add)

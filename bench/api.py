@@ -14,7 +14,6 @@ import asyncio
 import math
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from bench.infra import BenchStack, fresh_database
 from bench.report import Row, Section
 from bench.seed import Seeded, seed
 from services.common.db import role_dsn
-from services.common.infra import free_port
+from services.common.infra import free_port, terminate
 from services.common.segments import SegmentFilters
 from services.profile import queries
 from services.profile.cursor import decode_cursor
@@ -233,14 +232,7 @@ class ApiProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL when it does not exit within 10 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, timeout=10)
 
 
 @asynccontextmanager

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from services.common.infra import terminate
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret"
@@ -55,14 +56,7 @@ class IngestProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL when it does not exit within 30 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, timeout=30)
 
 
 class BatchLog:

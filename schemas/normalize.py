@@ -18,14 +18,17 @@ from phonenumbers.phonenumberutil import ValidationResult
 _LANGUAGE = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]{2,8})*$")
 
 
+def _trimmed(raw: str | None, longest: int) -> str | None:
+    """``raw`` without surrounding white space; None when that leaves nothing or too much."""
+    candidate = raw.strip() if raw is not None else ""
+    return candidate if candidate and len(candidate) <= longest else None
+
+
 # Guests come back: the same raw strings recur, and parsing them is the costliest step of ingest.
 @lru_cache(maxsize=65536)
 def normalize_email(raw: str | None) -> str | None:
     """Return the trimmed, lower-cased address, or None when it is not a usable email."""
-    if raw is None:
-        return None
-    candidate = raw.strip()
-    if not candidate or len(candidate) > 254:
+    if (candidate := _trimmed(raw, 254)) is None:
         return None
     try:
         checked = validate_email(candidate, check_deliverability=False)
@@ -37,10 +40,7 @@ def normalize_email(raw: str | None) -> str | None:
 @lru_cache(maxsize=65536)
 def normalize_phone(raw: str | None, region: str = "BE") -> str | None:
     """Return the number in E.164, national numbers read in ``region``; None when unusable."""
-    if raw is None:
-        return None
-    candidate = raw.strip()
-    if not candidate or len(candidate) > 40:
+    if (candidate := _trimmed(raw, 40)) is None:
         return None
     if candidate.startswith("00"):
         # 0032 470 ... is how many Belgians write an international number.
@@ -81,10 +81,7 @@ _PLAIN_EMAIL = re.compile(
 
 def normalize_email_quick(raw: str | None) -> str | None:
     """:func:`normalize_email` without its cache; a plain ASCII address skips email-validator."""
-    if raw is None:
-        return None
-    candidate = raw.strip()
-    if not candidate or len(candidate) > 254:
+    if (candidate := _trimmed(raw, 254)) is None:
         return None
     plain = _PLAIN_EMAIL.fullmatch(candidate)
     if plain is not None:
@@ -116,10 +113,7 @@ def normalize_phone_quick(raw: str | None, region: str = "BE") -> str | None:
     straight to the steps of ``phonenumbers.parse`` that depend on the digits and the region's
     metadata (phonenumbers is pinned; tests/unit/test_normalize_quick.py compares both ways
     over every region)."""
-    if raw is None:
-        return None
-    candidate = raw.strip()
-    if not candidate or len(candidate) > 40:
+    if (candidate := _trimmed(raw, 40)) is None:
         return None
     if candidate.startswith("00"):
         candidate = "+" + candidate[2:]

@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.common.infra import terminate
 from services.common.kafka import Topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,14 +53,7 @@ class IngestProcess:
 
     def stop(self) -> int:
         """SIGTERM and wait for a clean exit; return the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return terminate(self.proc, timeout=60)
 
 
 async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:

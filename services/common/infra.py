@@ -114,11 +114,19 @@ class TansuBroker:
 
     def stop(self) -> None:
         """Stop the broker."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        if self._proc is not None:
+            terminate(self._proc, timeout=5)
         self._proc = None
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, *, timeout: float) -> int:
+    """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; the exit code (0 if never run)."""
+    if proc is None:
+        return 0
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from services.common.infra import EmbeddedPostgres
+from services.common.infra import EmbeddedPostgres, terminate
 from tests.builders import event
 from tests.services import ROOT
 
@@ -144,14 +144,7 @@ class ProfileProcess:
 
     def stop(self) -> int:
         """SIGTERM and wait for a clean exit (SIGKILL after 60 s); the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return terminate(self.proc, timeout=60)
 
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the log, for failure messages."""

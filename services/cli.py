@@ -189,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().parse_args(argv)  # reports the unknown arguments and exits
     args.rest = rest
     settings = get_settings()
+    if args.command not in ("up", "bench"):
+        settings = settings.beside_running_stack()
     configure(os.environ.get("CONTACTS_LOG_LEVEL", settings.log_level))
     return int(args.func(settings, args))
 

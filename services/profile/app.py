@@ -11,6 +11,7 @@ from services.common.db import role_dsn
 from services.common.kafka import Topics
 from services.common.settings import Settings
 from services.profile import (
+    docs,
     links,
     problems,
     routes_customers,
@@ -49,7 +50,7 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
             await db.close()
 
     app = FastAPI(title="contacts profile API", version="1", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.db = db
     app.state.authenticator = Authenticator(
@@ -67,4 +68,5 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
                    routes_ops):
         app.include_router(module.router)
     links.install(app)
+    docs.install(app)
     return app

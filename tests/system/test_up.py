@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.system.up import Up, stack_processes, wait_no_processes
+from tests.system.up import Up, cli, stack_processes, wait_no_processes
 
 pytestmark = pytest.mark.slow
 
@@ -39,19 +39,10 @@ def new_up(runs: list[Up], data_dir: Path, **kwargs: object) -> Up:
 
 
 def create_token(up: Up) -> str:
-    """`contacts token create` beside the running stack, with no URL in the environment."""
-    import subprocess
-    import sys
-
-    from tests.services import ROOT
-
-    env = {k: v for k, v in up.env.items() if k not in ("CONTACTS_KAFKA_BOOTSTRAP",)}
-    out = subprocess.run(
-        [sys.executable, "-m", "services.cli", "token", "create", "--tenant", "brasserie-leopold",
-         "--scope", "read"],
-        env=env, cwd=ROOT, capture_output=True, timeout=60, check=True,
-    )
-    return out.stdout.decode().strip()
+    """`contacts token create` beside the running stack."""
+    out = cli(up.data_dir, "token", "create", "--tenant", "brasserie-leopold", "--scope", "read")
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
 
 
 def token_works(up: Up, token: str) -> bool:

@@ -99,6 +99,17 @@ class Up:
             proc.kill()
 
 
+def cli(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A `contacts` command as a person types it beside `make run`: nothing set but the data
+    dir (no database URL, no broker address)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
+    env["CONTACTS_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
 def stack_processes(data_dir: Path, broker_port: int) -> list[psutil.Process]:
     """Every process of the stack on ``data_dir``, found from the outside: `contacts up`, its
     watchdog and services (their environment names the data dir or the broker), the broker

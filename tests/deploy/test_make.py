@@ -4,6 +4,7 @@ adds the development extras and the Debian packages of the real clients the test
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -15,7 +16,9 @@ DEV_TOOLS = {"pytest", "pytest-asyncio", "hypothesis", "schemathesis", "ruff", "
 
 def planned(target: str) -> str:
     """What `make TARGET` would run on a fresh machine (dry run, every rule out of date)."""
-    out = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True,
+    make = shutil.which("make")
+    assert make is not None
+    out = subprocess.run([make, "-n", "-B", target], cwd=ROOT, capture_output=True, text=True,
                          check=True, timeout=60)
     return out.stdout
 

@@ -36,6 +36,7 @@ test: $(DEV) $(SYSTEM)
 lint: $(DEV)
 	$(VENV)/bin/ruff check schemas services bench tests
 	$(VENV)/bin/mypy schemas services bench
+	$(VENV)/bin/lint-imports
 
 schemas: $(DEV)
 	$(PY) -m schemas.generate

@@ -7,14 +7,13 @@ on a new identity during a rebalance. Everything else is permanent and is not re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import asyncpg
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,  # includes ConnectionError and socket errors
-    asyncio.TimeoutError,
+    TimeoutError,
     asyncpg.PostgresConnectionError,  # includes CannotConnectNowError (server starting up)
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,

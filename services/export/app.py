@@ -13,6 +13,7 @@ from faust.types import StreamT
 
 from services.common.db import connect
 from services.common.kafka import Topics
+from services.common.retry import TRANSIENT, backoff
 from services.common.runner import faust_app, raw_topic
 from services.common.settings import Settings
 from services.export import jobs
@@ -48,7 +49,7 @@ def create_app(settings: Settings, owner_dsn: str, reader_dsn: str) -> faust.App
                 stale = await jobs.unfinished(conn)
             finally:
                 await conn.close()
-        except (OSError, ConnectionError) as exc:
+        except TRANSIENT as exc:  # e.g. CannotConnectNowError while the database restarts
             log.warning("export.sweep_failed", error=type(exc).__name__)
             return
         for export_id in stale:
@@ -67,12 +68,11 @@ def _export_id(value: bytes) -> uuid.UUID | None:
 
 async def _run_until_settled(runner: ExportRunner, export_id: uuid.UUID) -> None:
     """Run a job; on an error retry it, up to the job's attempt limit (never raise)."""
-    delay = 1.0
+    delays = backoff(first=1.0, cap=30.0)
     for _ in range(jobs.MAX_ATTEMPTS):
         try:
             await runner.run(export_id)
             return
         except Exception as exc:  # noqa: BLE001 - faust would ack the request and forget it
             log.error("export.retry", export_id=str(export_id), error=type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            await asyncio.sleep(next(delays))

@@ -10,9 +10,10 @@ import structlog
 from faust.types import TP, EventT, StreamT
 
 from services.common.kafka import Topics
+from services.common.retry import backoff
 from services.common.runner import faust_app, raw_topic
 from services.common.settings import Settings
-from services.ingest import metrics
+from services.ingest import metrics, unreadable
 from services.ingest.take import take_pipelined
 from services.ingest.worker import Headers, IngestWorker, Record
 
@@ -30,6 +31,9 @@ def create_app(settings: Settings, dsn: str) -> faust.App:
         broker_max_poll_records=max(settings.ingest_batch_size, 500),
         producer_acks=-1,
     )
+    # an unreadable record batch (codec missing, corrupt, bad CRC) reaches the worker as one
+    # record to dead-letter, instead of crashing the fetcher on every start (unreadable.py)
+    unreadable.guard([topics.site_events])
     source = raw_topic(app, topics.site_events)
     outputs = {t: raw_topic(app, t) for t in (topics.dlq, topics.alerts)}
 
@@ -74,15 +78,15 @@ async def _finish(worker: IngestWorker, records: list[Record]) -> None:
 
 async def _until_done(worker: IngestWorker, records: list[Record]) -> None:
     """Retry a batch whose handling failed unexpectedly (the broker refused a DLQ write)."""
-    delay = 0.5
+    delays = backoff(first=0.5, cap=10.0)
     while True:
         try:
             await worker.handle(records)
             return
         except Exception as exc:  # noqa: BLE001 - faust would ack and skip the batch
+            delay = next(delays)
             log.error("ingest.batch_retry", error=type(exc).__name__, delay=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
 
 
 def _observe_lag(app: faust.App, records: list[Record]) -> None:

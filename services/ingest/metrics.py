@@ -22,3 +22,9 @@ LAG = Gauge(
     "Records in a partition not yet applied (high-water mark minus next offset)",
     ["partition"],
 )
+UNREADABLE = Counter(
+    "contacts_ingest_unreadable_batches_total",
+    "Fetched record batches that could not be read (codec missing, corrupt, CRC mismatch), by"
+    " error; each goes to the dead-letter topic as one event.unreadable record",
+    ["error"],
+)

@@ -14,7 +14,8 @@ import structlog
 from schemas.events import SiteEvent
 from services.common.db import connect
 from services.common.kafka import Topics
-from services.ingest import metrics, outbox
+from services.common.retry import TRANSIENT, backoff
+from services.ingest import metrics, outbox, unreadable
 from services.ingest.decode import Rejection, decode
 from services.ingest.handlers import BatchReport, process_batch
 from services.ingest.store import PostgresIngestStore
@@ -24,20 +25,6 @@ log = structlog.get_logger(__name__)
 Headers = list[tuple[str, bytes]]
 Produce = Callable[[str, bytes | None, bytes, Headers | None], Awaitable[None]]
 
-# Errors after which the same work may succeed: the database restarts, a connection drops,
-# two writers race on a new identity during a rebalance.
-TRANSIENT = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.UniqueViolationError,
-    asyncpg.AdminShutdownError,
-)
 POISON_ATTEMPTS = 3
 T = TypeVar("T")
 
@@ -78,6 +65,9 @@ class IngestWorker:
         valid_records: list[Record] = []
         dead: list[tuple[Record, str, str]] = []
         for record in records:
+            if isinstance(record.value, unreadable.UnreadableBatch):  # the consumer could not read
+                dead.append((record, unreadable.CODE, record.value.describe()))
+                continue
             decoded = decode(record.value)
             if isinstance(decoded, Rejection):
                 dead.append((record, decoded.code, decoded.message))
@@ -149,7 +139,7 @@ class IngestWorker:
 
     async def _with_db(self, work: Callable[[PostgresIngestStore], Awaitable[T]]) -> T:
         """Run ``work``, retrying transient errors in place with backoff, forever."""
-        delay = 0.2
+        delays = backoff()
         while True:
             try:
                 if self._conn is None or self._conn.is_closed():
@@ -157,10 +147,10 @@ class IngestWorker:
                 return await work(PostgresIngestStore(self._conn, self.topics, self.region))
             except TRANSIENT as exc:
                 metrics.RETRIES.inc()
+                delay = next(delays)
                 log.warning("ingest.db_retry", error=type(exc).__name__, delay=delay)
                 await self._reset()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def _reset(self) -> None:
         if self._conn is not None:

@@ -13,7 +13,7 @@ from typing import cast
 import faust
 from faust.types import StreamT
 
-from services.common.runner import faust_app, raw_topic
+from services.common.faustapp import faust_app, raw_topic
 from services.common.settings import Settings
 from services.ingest.take import take_pipelined
 

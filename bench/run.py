@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import data, ingest, profile, writes
+from bench import data, ingest, sampling, writes
 from bench.consume import consume_only
 from bench.infra import BenchStack, fresh_database, server_version
 from bench.process import IngestProcess
@@ -150,18 +150,18 @@ async def _profile(stack: BenchStack, n: Numbers, timeout: float) -> str:
         while await _count(url) == 0 and time.monotonic() < deadline:
             worker.check()
             await asyncio.sleep(0.05)
-        spy = profile.start(worker.pid, raw)
+        spy = sampling.start(worker.pid, raw)
         while await _count(url) < n.expected and time.monotonic() < deadline:
             worker.check()
             await asyncio.sleep(0.05)
     finally:
         if spy is not None:
-            profile.stop(spy)
+            sampling.stop(spy)
         worker.stop()
     keep = Path(tempfile.gettempdir()) / "contacts-bench-profile.txt"
     keep.write_bytes(raw.read_bytes())
     say(n, f"profile: {keep}")
-    return profile.summarize(raw)
+    return sampling.summarize(raw)
 
 
 def _ms(lat: ingest.Latency, q: float) -> str:

@@ -38,7 +38,7 @@ LIBRARIES = (
 )
 LOOP = "asyncio event loop alone (epoll, socket reads and writes, callbacks)"
 # Frames every sample passes through: left out of the inclusive list.
-SKELETON = ("runpy", "services/cli.py", "services/common/runner.py", "mode/worker.py",
+SKELETON = ("runpy", "services/cli.py", "services/common/bootstrap.py", "mode/worker.py",
             "asyncio/base_events.py", "asyncio/events.py")
 
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from services.common.bootstrap import owner_dsn, run_faust
 from services.common.logging import configure
-from services.common.runner import owner_dsn, run_faust
 from services.common.settings import DEV_SECRET, Settings, get_settings
 
 log = structlog.get_logger("contacts")

@@ -12,9 +12,9 @@ import structlog
 from faust.types import StreamT
 
 from services.common.db import connect
+from services.common.faustapp import faust_app, raw_topic
 from services.common.kafka import Topics
 from services.common.retry import TRANSIENT, backoff
-from services.common.runner import faust_app, raw_topic
 from services.common.settings import Settings
 from services.export import jobs
 from services.export.runner import ExportRunner

@@ -11,8 +11,8 @@ from typing import Any
 
 import structlog
 
+from services.common.bootstrap import owner_dsn, run_faust
 from services.common.db import connect, migrate, role_dsn
-from services.common.runner import owner_dsn, run_faust
 from services.common.settings import Settings
 
 log = structlog.get_logger("contacts.export")

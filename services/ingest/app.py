@@ -9,9 +9,9 @@ import faust
 import structlog
 from faust.types import TP, EventT, StreamT
 
+from services.common.faustapp import faust_app, raw_topic
 from services.common.kafka import Topics
 from services.common.retry import backoff
-from services.common.runner import faust_app, raw_topic
 from services.common.settings import Settings
 from services.ingest import metrics, unreadable
 from services.ingest.take import take_pipelined

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.runner import faust_app
+from services.common.faustapp import faust_app
 from services.common.settings import Settings
 
 

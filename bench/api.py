@@ -3,8 +3,8 @@
 One big tenant (1,000,000 customers by default) and 1,000 small ones are seeded server-side
 (bench/seed.py). `contacts profile` runs as a subprocess, as in production; an aiohttp load
 generator in this process keeps N clients in a closed loop on one kind of request at a time.
-The reference for each figure is the same SQL (the functions and statements of
-services/profile/queries.py, in the same tenant transaction of services/profile/db.py) through
+The reference for each figure is the same SQL (the query functions of
+services/profile/data/, in the same tenant transaction of services/profile/db.py) through
 an asyncpg pool of N connections as ``contacts_api``, at the same concurrency, for as long.
 """
 
@@ -36,8 +36,9 @@ from bench.seed import Seeded, seed
 from services.common.db import role_dsn
 from services.common.infra import free_port, terminate
 from services.common.segments import SegmentFilters
-from services.profile import queries
 from services.profile.cursor import decode_cursor
+from services.profile.data import customers as customer_rows
+from services.profile.data import tags
 from services.profile.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,22 +257,22 @@ def _list_path(tenant: str, params: list[tuple[str, str]]) -> str:
 def _list_sql(tenant: str, filters: SegmentFilters,
               after: tuple[Any, uuid.UUID] | None = None) -> SqlCall:
     async def call(conn: asyncpg.Connection) -> object:
-        return await queries.list_customers(conn, tenant, filters, region="BE",
-                                            sort="last_contact_at", descending=True,
-                                            after=after, limit=LIMIT + 1)
+        return await customer_rows.list_page(conn, tenant, filters, region="BE",
+                                             sort="last_contact_at", descending=True,
+                                             after=after, limit=LIMIT + 1)
     return call
 
 
 def _card(tenant: str, customer_id: uuid.UUID) -> Request:
     async def call(conn: asyncpg.Connection) -> object:
-        return (await conn.fetchrow(queries.CUSTOMER, tenant, customer_id),
-                await queries.custom_tags(conn, tenant))
+        return (await customer_rows.get(conn, tenant, customer_id),
+                await tags.custom(conn, tenant))
     return Request(f"/v1/tenants/{tenant}/customers/{customer_id}", call)
 
 
 def _lookup(tenant: str, email: str) -> Request:
     async def call(conn: asyncpg.Connection) -> object:
-        return await conn.fetchrow(queries.LOOKUP_EMAIL, tenant, email)
+        return await customer_rows.by_email(conn, tenant, email)
     return Request(f"/v1/tenants/{tenant}/customer-lookup?{urlencode({'email': email})}", call)
 
 
@@ -511,9 +512,10 @@ def notes(s: Seeded, customers: int, small_tenants: int, seconds: float, warmup:
         "random typos do, at the default word-similarity threshold 0.6), each then matching "
         f"1-5 % of the tenant; the row '{NO_MATCH_FIGURE}' is q=`{NO_MATCH}` (a surname "
         "nobody has), one request through the API, then the same SQL alone. A `q` first walks "
-        "the list's order (at most `Q_WALK` = 10,000 rows, services/profile/queries.py) and "
-        "keeps a full page; otherwise the trigram index answers (migration 0010): the typo'd "
-        "surnames are found by the walk, the no-match q walks in vain and then takes the index.",
+        "the list's order (at most `Q_WALK` = 10,000 rows, services/profile/data/customers.py) "
+        "and keeps a full page; otherwise the trigram index answers (migration 0010): the "
+        "typo'd surnames are found by the walk, the no-match q walks in vain and then takes "
+        "the index.",
         f"Load: aiohttp in the bench process, N clients in a closed loop (each sends its next "
         f"request when the previous answer is read) for {seconds:g} s after a {warmup:g} s "
         "warm-up, per scenario and concurrency; measured = the requests completing after the "
@@ -522,8 +524,8 @@ def notes(s: Seeded, customers: int, small_tenants: int, seconds: float, warmup:
         "latency is clients / throughput (Little's law): a p99 of 10 ms at 16 clients needs "
         "more than 1,600 requests/s.",
         "Reference (SQL): the same statements through the functions of "
-        "services/profile/queries.py (`list_customers`, `CUSTOMER` + `custom_tags`, "
-        "`LOOKUP_EMAIL`) inside `Database.tenant()` of services/profile/db.py (BEGIN, "
+        "services/profile/data/ (`customers.list_page`, `customers.get` + `tags.custom`, "
+        "`customers.by_email`) inside `Database.tenant()` of services/profile/db.py (BEGIN, "
         "set_config of the tenant, the queries, COMMIT; row level security as `contacts_api`), "
         "a pool of N connections, same clients, duration and warm-up; no HTTP, no token lookup, "
         "no JSON.",

@@ -32,8 +32,8 @@ from schemas.normalize import normalize_email, normalize_phone
 from services.common.db import role_dsn
 from services.common.kafka import Topics, ensure_topics
 from services.demo import DOMAINS, FIRST, LAST, MOBILE
-from services.profile import queries
 from services.profile.commands import Publisher
+from services.profile.data import tags, tenants
 from services.profile.db import Database
 from services.profile.importing import Report, run_import, spool
 from services.profile.tagging import vocabulary
@@ -226,8 +226,8 @@ async def import_file(db: Database, path: Path, *, publish: tuple[Publisher, str
     file, sha256 = await spool(_chunks(path))
     try:
         async with db.tenant(TENANT) as conn:
-            region = await queries.region(conn, TENANT, "BE")
-            known = set(vocabulary(await queries.custom_tags(conn, TENANT)))
+            region = await tenants.region(conn, TENANT, "BE")
+            known = set(vocabulary(await tags.custom(conn, TENANT)))
             passes = [None] if publish is None else [None, publish]
             report = Report()
             for target in passes:  # the route's `_pass`: a fresh parse of the spooled file

@@ -46,7 +46,7 @@ class ExportRunner:
             except Exception as exc:
                 # Give the job back (or up): the next request or sweep runs it again.
                 state = "failed" if job["attempts"] >= jobs.MAX_ATTEMPTS else "queued"
-                await owner.execute(jobs.RELEASE, export_id, state, type(exc).__name__)
+                await jobs.release(owner, export_id, state, type(exc).__name__)
                 raise
             finally:
                 beat.cancel()
@@ -61,7 +61,7 @@ class ExportRunner:
         try:
             filters = SegmentFilters.model_validate(job["filters"])
         except ValidationError as exc:
-            await owner.execute(jobs.FAIL, export_id, f"invalid filters: {exc.error_count()}")
+            await jobs.fail(owner, export_id, f"invalid filters: {exc.error_count()}")
             bound.warning("export.failed", reason="invalid filters")
             return "failed"
         region = await owner.fetchval("SELECT region FROM tenants WHERE tenant_id = $1", tenant_id)
@@ -82,7 +82,7 @@ class ExportRunner:
                 )
         finally:
             await reader.close()
-        await owner.execute(jobs.FINISH, export_id, written.rows, written.bytes, written.sha256)
+        await jobs.finish(owner, export_id, written.rows, written.bytes, written.sha256)
         bound.info("export.done", rows=written.rows, bytes=written.bytes)
         return "done"
 
@@ -92,6 +92,6 @@ class ExportRunner:
         try:
             while True:
                 await asyncio.sleep(HEARTBEAT_SECONDS)
-                await beat.execute(jobs.HEARTBEAT, export_id)
+                await jobs.heartbeat(beat, export_id)
         finally:
             await beat.close()

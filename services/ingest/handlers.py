@@ -10,7 +10,7 @@ from uuid import UUID
 
 from schemas.alerts import FlaggedBookingAlert
 from schemas.events import SiteEvent
-from services.common.crypto import keyed_hash
+from services.common.suppression import suppression_hashes
 from services.ingest.domain import Customer, Identity, apply, identify, new_customer
 from services.ingest.ports import Changes, IngestStore, Outcome
 
@@ -29,8 +29,9 @@ class BatchReport:
 
 def suppression_keys(tenant_id: str, identity: Identity, secret: str) -> list[tuple[str, bytes]]:
     """The (tenant, keyed hash) pairs an erasure of this identity would have recorded."""
-    values = [v for v in (identity.email, identity.phone) if v is not None]
-    return [(tenant_id, keyed_hash(secret, v)) for v in values]
+    hashes = suppression_hashes(secret, email=identity.email, phone=identity.phone,
+                                identity_key=identity.key)
+    return [(tenant_id, h) for h in hashes]
 
 
 async def process_batch(

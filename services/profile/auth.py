@@ -15,6 +15,7 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.profile.data import tokens
 from services.profile.db import Database
 from services.profile.problems import Problem
 from services.profile.tokens import SCOPES, token_hash
@@ -23,7 +24,6 @@ log = structlog.get_logger(__name__)
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer ct_...`")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="contacts"'}
-_LOOKUP = "SELECT * FROM contacts_token_lookup($1)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class Authenticator:
             return Principal(None, "*", SCOPES)
         digest = token_hash(token)
         async with self.db.connection() as conn:
-            row = await conn.fetchrow(_LOOKUP, digest)
+            row = await tokens.lookup(conn, digest)
         if row is None or not hmac.compare_digest(bytes(row["token_hash"]), digest):
             return None
         now = datetime.now(UTC)

@@ -9,8 +9,8 @@ import asyncpg
 from fastapi import Depends, Header, Path, Query, Request
 
 from services.common.settings import Settings
-from services.profile import queries
 from services.profile.auth import Principal, require
+from services.profile.data import customers
 from services.profile.db import Database
 from services.profile.problems import Problem
 from services.profile.tagging import pick_language
@@ -54,8 +54,7 @@ async def customer_or_404(
     conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record:
     """The customer's row in this tenant's transaction; a 404 problem when there is none."""
-    sql = queries.CUSTOMER_FOR_UPDATE if for_update else queries.CUSTOMER
-    row = await conn.fetchrow(sql, tenant, customer_id)
+    row = await customers.get(conn, tenant, customer_id, for_update=for_update)
     if row is None:
         raise Problem(404, "no such customer")
     return row

@@ -19,19 +19,12 @@ import orjson
 
 from schemas.csv_import import CsvImport, ImportRow, RowError, to_event
 from services.profile.commands import Publisher
+from services.profile.data import customers
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 MAX_REPORTED_ERRORS = 10_000
 CHUNK = 1000
 Verdict = Literal["create", "update", "unchanged"]
-
-_CURRENT = """
-SELECT id, identity_key, first_name, last_name, phone, language, newsletter, tags,
-       removed_tags, first_contact_at
-FROM customers
-WHERE tenant_id = $1 AND anonymized_at IS NULL
-  AND (identity_key = ANY($2::text[]) OR id = ANY($3::uuid[]))
-"""
 
 
 class TooLarge(Exception):
@@ -157,8 +150,8 @@ async def _classify(
         report.invalid += 1
         for e in errors:
             report.error(e)
-    found = await conn.fetch(
-        _CURRENT, tenant_id, [r.identity for r in rows],
+    found = await customers.for_import(
+        conn, tenant_id, [r.identity for r in rows],
         [r.customer_id for r in rows if r.customer_id is not None],
     )
     by_identity = {f["identity_key"]: f for f in found}

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query
 
 from schemas.normalize import normalize_email, normalize_phone
 from services.common.segments import SegmentFilters
-from services.profile import models, queries, views
+from services.profile import models, views
 from services.profile.cursor import decode_cursor, encode_cursor
+from services.profile.data import customers, history, tags, tenants
 from services.profile.deps import (
     AppSettings,
     CustomerId,
@@ -77,7 +78,7 @@ async def list_customers(
     for code in tag:
         if not _TAG.match(code):
             raise _invalid("tag", "a tag code like vip")
-    key: queries.SortKey = sort.lstrip("-")  # type: ignore[assignment]
+    key: customers.SortKey = sort.lstrip("-")  # type: ignore[assignment]
     descending = sort.startswith("-")
     scope = f"customers\x00{tenant}\x00{sort}"
     after: tuple[Any, uuid.UUID] | None = None
@@ -91,19 +92,19 @@ async def list_customers(
     async with db.tenant(tenant) as conn:
         region = settings.default_region
         if q is not None and any(ch.isdigit() for ch in q):
-            region = await queries.region(conn, tenant, settings.default_region)
+            region = await tenants.region(conn, tenant, settings.default_region)
         filters = SegmentFilters(
             language=language, newsletter=newsletter,
             first_contact_from=_utc(first_contact_from), first_contact_to=_utc(first_contact_to),
             last_contact_from=_utc(last_contact_from), last_contact_to=_utc(last_contact_to),
             tag=tag, min_reservations=min_reservations, min_no_shows=min_no_shows, q=q,
         )
-        rows = await queries.list_customers(
+        rows = await customers.list_page(
             conn, tenant, filters, sort=key, descending=descending, after=after,
             limit=limit + 1, region=region,
         )
         total = (
-            await queries.count_customers(conn, tenant, filters, region) if include_total else None
+            await customers.count(conn, tenant, filters, region) if include_total else None
         )
     next_cursor = None
     if len(rows) > limit:
@@ -125,7 +126,7 @@ async def get_customer(
     """Names, contact, consent, tags (labelled), dates, counters and flags of one customer."""
     async with db.tenant(tenant) as conn:
         row = await customer_or_404(conn, tenant, customer_id)
-        vocab = vocabulary(await queries.custom_tags(conn, tenant))
+        vocab = vocabulary(await tags.custom(conn, tenant))
     return views.card(row, vocab, lang)
 
 
@@ -142,18 +143,16 @@ async def get_history(
 ) -> models.HistoryPage:
     """Entries {id, type, occurred_at, source, summary}, keyset-paginated."""
     scope = f"history\x00{tenant}\x00{customer_id}"
-    at: datetime | None = None
-    event_id: uuid.UUID | None = None
+    after: tuple[datetime, uuid.UUID] | None = None
     if cursor is not None:
         raw_at, raw_id = decode_cursor(settings.secret, scope, cursor, 2)
         try:
-            at, event_id = datetime.fromisoformat(raw_at), uuid.UUID(raw_id)
+            after = (datetime.fromisoformat(raw_at), uuid.UUID(raw_id))
         except (TypeError, ValueError) as exc:
             raise _invalid("cursor", "not a cursor of this list") from exc
     async with db.tenant(tenant) as conn:
         await customer_or_404(conn, tenant, customer_id)
-        rows = await conn.fetch(queries.HISTORY_PAGE, tenant, customer_id, at, event_id,
-                                limit + 1)
+        rows = await history.page(conn, tenant, customer_id, after=after, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -173,7 +172,7 @@ async def get_history_entry(
 ) -> models.HistoryEntryFull:
     """One entry with the event's data."""
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow(queries.HISTORY_ENTRY, tenant, customer_id, entry_id)
+        row = await history.entry(conn, tenant, customer_id, entry_id)
     if row is None:
         raise Problem(404, "no such history entry")
     return models.HistoryEntryFull(**dict(row))
@@ -198,15 +197,15 @@ async def lookup(
     async with db.tenant(tenant) as conn:
         row = None
         if normal_email is not None:
-            row = await conn.fetchrow(queries.LOOKUP_EMAIL, tenant, normal_email)
+            row = await customers.by_email(conn, tenant, normal_email)
         if row is None and phone:
             normal_phone = normalize_phone(
-                phone, await queries.region(conn, tenant, settings.default_region)
+                phone, await tenants.region(conn, tenant, settings.default_region)
             )
             if normal_phone is None and normal_email is None:
                 raise _invalid("phone", "not a usable phone number")
             if normal_phone is not None:
-                row = await conn.fetchrow(queries.LOOKUP_PHONE, tenant, normal_phone)
+                row = await customers.by_phone(conn, tenant, normal_phone)
     if row is None:
         raise Problem(404, "no customer with this email or phone")
     return views.lookup(row)

@@ -11,22 +11,16 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common import exportjobs
 from services.common.segments import SegmentFilters
 from services.profile.auth import Principal, require
 from services.profile.commands import ExportRequests
+from services.profile.data import tenants
 from services.profile.deps import AppSettings, Db, TenantId
 from services.profile.problems import Problem, problem_responses
 
 router = APIRouter(tags=["exports"])
 Exporter = Annotated[Principal, Depends(require("export"))]
-
-CREATE = """
-INSERT INTO exports (id, tenant_id, filters, delimiter, bom) VALUES ($1, $2, $3, $4, $5)
-"""
-STATUS = """
-SELECT id, state, rows, bytes, sha256, error, created_at, finished_at, delimiter, bom
-FROM exports WHERE tenant_id = $1 AND id = $2
-"""
 
 
 class ExportRequest(BaseModel):
@@ -71,14 +65,12 @@ class ExportStatus(BaseModel):
 
 
 async def _queue(db: Db, request: Request, tenant: str, body: ExportRequest) -> uuid.UUID:
-    export_id = uuid.uuid4()
     async with db.tenant(tenant) as conn:
-        exists = await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", tenant)
-        if not exists:
+        if not await tenants.exists(conn, tenant):
             raise Problem(404, "no such tenant")
-        await conn.execute(
-            CREATE, export_id, tenant, body.filters.model_dump(mode="json", exclude_defaults=True),
-            body.delimiter, body.bom,
+        export_id = await exportjobs.create(
+            conn, tenant, body.filters.model_dump(mode="json", exclude_defaults=True),
+            delimiter=body.delimiter, bom=body.bom,
         )
     commands: ExportRequests = request.app.state.export_requests
     await commands.send(tenant, export_id)  # if it fails, the worker's sweep runs the job
@@ -103,7 +95,7 @@ async def export_status(
 ) -> ExportStatus:
     """State, rows, bytes and sha256 of an export."""
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow(STATUS, tenant, export_id)
+        row = await exportjobs.status(conn, tenant, export_id)
     if row is None:
         raise Problem(404, "no such export")
     return ExportStatus(export_id=row["id"], **{k: row[k] for k in ExportStatus.model_fields
@@ -120,7 +112,7 @@ async def download_export(
 ) -> FileResponse:
     """The CSV of a finished export."""
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow(STATUS, tenant, export_id)
+        row = await exportjobs.status(conn, tenant, export_id)
     if row is None:
         raise Problem(404, "no such export")
     if row["state"] != "done":
@@ -147,10 +139,10 @@ async def ops_export(
         raise Problem(403, "an ops token is needed")
     if body.tenants == "*":
         async with db.connection() as conn:
-            tenants = [r[0] for r in await conn.fetch("SELECT contacts_tenant_ids()")]
+            names = await tenants.all_ids(conn)
     else:
-        tenants = sorted(set(body.tenants))
+        names = sorted(set(body.tenants))
     created = {}
-    for tenant in tenants:
+    for tenant in names:
         created[tenant] = await _queue(db, request, tenant, body)
     return OpsExportsCreated(exports=created)

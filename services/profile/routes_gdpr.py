@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from services.common.crypto import keyed_hash
-from services.profile import models, queries, views
+from services.common.suppression import suppression_hashes
+from services.profile import models, views
+from services.profile.data import consent, customers, history, suppressions, tags
 from services.profile.deps import (
     AppSettings,
     CustomerId,
@@ -37,13 +38,11 @@ async def anonymize(
             return models.Anonymized(id=customer_id, anonymized=True,
                                      anonymized_at=row["anonymized_at"])
         # Older events about this email or phone are recognised by these hashes and dropped.
-        values = {v for v in (row["email"], row["phone"]) if v}
-        if row["identity_key"]:
-            values.add(row["identity_key"].partition(":")[2])
-        hashes = [keyed_hash(settings.secret, v) for v in sorted(values)]
-        await conn.execute(queries.SUPPRESS, tenant, hashes, now)
-        await conn.execute(queries.ANONYMIZE, tenant, customer_id, now)
-        await conn.execute(queries.SCRUB_HISTORY, tenant, customer_id, queries.HISTORY_KEEP)
+        hashes = suppression_hashes(settings.secret, email=row["email"], phone=row["phone"],
+                                    identity_key=row["identity_key"])
+        await suppressions.record(conn, tenant, hashes, now)
+        await customers.anonymize(conn, tenant, customer_id, now)
+        await history.scrub(conn, tenant, customer_id)
     return models.Anonymized(id=customer_id, anonymized=True, anonymized_at=now)
 
 
@@ -55,15 +54,15 @@ async def data_export(
     """The card, the full history with data, the consent ledger and the raw tag state."""
     async with db.tenant(tenant) as conn:
         row = await customer_or_404(conn, tenant, customer_id)
-        vocab = vocabulary(await queries.custom_tags(conn, tenant))
-        history = await conn.fetch(queries.HISTORY_ALL, tenant, customer_id)
-        consent = await conn.fetch(queries.CONSENT_ALL, tenant, customer_id)
+        vocab = vocabulary(await tags.custom(conn, tenant))
+        entries = await history.everything(conn, tenant, customer_id)
+        statements = await consent.ledger(conn, tenant, customer_id)
     return models.DataExport(
         exported_at=datetime.now(UTC),
         tenant_id=tenant,
         customer=views.card(row, vocab, lang),
-        history=[models.HistoryEntryFull(**dict(r)) for r in history],
-        consent=[models.ConsentStatement(**dict(r)) for r in consent],
+        history=[models.HistoryEntryFull(**dict(r)) for r in entries],
+        consent=[models.ConsentStatement(**dict(r)) for r in statements],
         tags=models.TagState(tags=list(row["tags"]), tag_meta=row["tag_meta"],
                              removed_tags=list(row["removed_tags"])),
     )

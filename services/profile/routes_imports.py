@@ -14,9 +14,9 @@ from starlette.datastructures import UploadFile
 
 from schemas.csv_import import CsvImport, ImportFileError, template_csv
 from services.common.kafka import Topics
-from services.profile import queries
 from services.profile.auth import Principal, require
 from services.profile.commands import Publisher
+from services.profile.data import imports, tags, tenants
 from services.profile.deps import AppSettings, Db, TenantId
 from services.profile.importing import MAX_IMPORT_BYTES, Report, TooLarge, run_import, spool
 from services.profile.problems import Problem, problem_responses
@@ -24,19 +24,6 @@ from services.profile.tagging import vocabulary
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/imports", tags=["imports"])
 Importer = Annotated[Principal, Depends(require("import"))]
-
-RECORD = """
-INSERT INTO imports (id, tenant_id, sha256, encoding, delimiter, rows, valid, invalid,
-                     would_create, would_update, unchanged, published, errors)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-"""
-STATE = """
-SELECT i.*, (SELECT count(*) FROM history h
-             WHERE h.tenant_id = i.tenant_id AND h.type = 'contact.imported'
-               AND h.data ->> 'import_id' = i.id::text) AS applied
-FROM imports i WHERE i.tenant_id = $1 AND i.id = $2
-"""
-
 
 class ImportReport(BaseModel):
     """What the file holds and what importing it does (or did)."""
@@ -131,22 +118,17 @@ async def create_import(
     topic = Topics(settings.topic_prefix).site_events
     try:
         async with db.tenant(tenant) as conn:
-            region = await queries.region(conn, tenant, settings.default_region)
-            known = set(vocabulary(await queries.custom_tags(conn, tenant)))
+            region = await tenants.region(conn, tenant, settings.default_region)
+            known = set(vocabulary(await tags.custom(conn, tenant)))
             report = await _pass(conn, file, tenant, import_id, sha256, region, known, None)
             if not dry_run:
                 # A venue's old customer file may come before its first booking: the import
                 # (a foreign key) and ingest both need the venue's row, so record it first.
-                await conn.execute("INSERT INTO tenants (tenant_id) VALUES ($1)"
-                                   " ON CONFLICT DO NOTHING", tenant)
+                await tenants.ensure(conn, tenant)
                 # A second pass publishes: a file broken half-way publishes nothing.
                 report = await _pass(conn, file, tenant, import_id, sha256, region, known,
                                      (publisher, topic))
-                await conn.execute(
-                    RECORD, import_id, tenant, sha256, report.encoding, report.delimiter,
-                    report.rows, report.valid, report.invalid, report.would_create,
-                    report.would_update, report.unchanged, report.published, report.errors,
-                )
+                await imports.record(conn, import_id, tenant, sha256, report)
     finally:
         file.close()
     body = ImportReport(import_id=None if dry_run else import_id, dry_run=dry_run,
@@ -176,7 +158,7 @@ async def import_state(
 ) -> ImportState:
     """Counts, errors, and how many published rows ingest has applied."""
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow(STATE, tenant, import_id)
+        row = await imports.state(conn, tenant, import_id)
     if row is None:
         raise Problem(404, "no such import")
     return ImportState(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.profile import models
+from services.profile.data import health
 from services.profile.deps import AppSettings, Db
 from services.profile.problems import UNAVAILABLE, Problem, problem_responses
 
@@ -42,7 +43,7 @@ async def _broker_reachable(bootstrap: str) -> bool:
 async def _database_reachable(db: Db) -> bool:
     try:
         async with db.connection() as conn:
-            await asyncio.wait_for(conn.fetchval("SELECT 1"), _TIMEOUT)
+            await asyncio.wait_for(health.ping(conn), _TIMEOUT)
     except UNAVAILABLE:
         return False
     return True

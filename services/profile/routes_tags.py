@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from schemas.tags import BUILTIN_TAGS
-from services.profile import models, queries, views
+from services.profile import models, views
+from services.profile.data import customers, tags
 from services.profile.deps import CustomerId, Db, Language, Reader, TenantId, Writer
 from services.profile.problems import Problem, problem_responses
 from services.profile.tagging import TagError, label, replace_tags, vocabulary
@@ -29,7 +30,7 @@ def _tag(code: str, labels: dict[str, str], language: str) -> models.Tag:
 async def list_tags(tenant: TenantId, _: Reader, db: Db, lang: Language) -> models.TagList:
     """Built-in tags, then the tenant's custom tags."""
     async with db.tenant(tenant) as conn:
-        vocab = vocabulary(await queries.custom_tags(conn, tenant))
+        vocab = vocabulary(await tags.custom(conn, tenant))
     return models.TagList(items=[_tag(code, labels, lang) for code, labels in vocab.items()])
 
 
@@ -44,7 +45,7 @@ async def create_tag(
     if body.code in BUILTIN_TAGS:
         raise Problem(409, f"{body.code!r} is a built-in tag")
     async with db.tenant(tenant) as conn:
-        if await conn.fetchval(queries.INSERT_TAG, tenant, body.code, labels) is None:
+        if not await tags.create(conn, tenant, body.code, labels):
             raise Problem(409, f"tag {body.code!r} exists")
     return _tag(body.code, labels, lang)
 
@@ -62,18 +63,18 @@ async def put_tags(
 ) -> models.CustomerCard:
     """The body is the full desired set; auto tags left out are never re-added by ingest."""
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow(queries.CUSTOMER_FOR_UPDATE, tenant, customer_id)
+        row = await customers.get(conn, tenant, customer_id, for_update=True)
         if row is None or row["anonymized_at"] is not None:
             raise Problem(404, "no such customer")
-        vocab = vocabulary(await queries.custom_tags(conn, tenant))
+        vocab = vocabulary(await tags.custom(conn, tenant))
         try:
             update = replace_tags(body.tags, row["tag_meta"], list(row["removed_tags"]),
                                   set(vocab), datetime.now(UTC))
         except TagError as exc:
             raise Problem(422, str(exc), errors=[
                 {"field": "tags", "message": str(exc), "code": "value_error"}]) from exc
-        await conn.execute(queries.UPDATE_TAGS, tenant, customer_id, update.tags,
-                           update.tag_meta, update.removed_tags)
-        row = await conn.fetchrow(queries.CUSTOMER, tenant, customer_id)
+        await customers.set_tags(conn, tenant, customer_id, tags=update.tags,
+                                 tag_meta=update.tag_meta, removed_tags=update.removed_tags)
+        row = await customers.get(conn, tenant, customer_id)
     assert row is not None
     return views.card(row, vocab, lang)

@@ -10,16 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from services.profile.data import tokens as stored
+
 SCOPES = frozenset({"read", "write", "import", "export", "gdpr"})
 TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix, not a secret
 _TENANT = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")
-_INSERT = """
-INSERT INTO api_tokens (id, tenant_id, scopes, token_hash, name, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-"""
-_REVOKE = """
-UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id
-"""
 
 
 def token_hash(token: str) -> bytes:
@@ -50,12 +45,11 @@ async def create_token(
     expires = None
     if expires_days is not None:
         expires = datetime.now(UTC) + timedelta(days=expires_days)
-    await conn.execute(
-        _INSERT, token_id, tenant_id, sorted(set(scopes)), token_hash(token), name, expires
-    )
+    await stored.insert(conn, token_id, tenant_id, sorted(set(scopes)), token_hash(token),
+                        name=name, expires_at=expires)
     return token_id, token
 
 
 async def revoke_token(conn: asyncpg.Connection, token_id: uuid.UUID) -> bool:
     """Revoke a token; False when no such token exists."""
-    return await conn.fetchval(_REVOKE, token_id) is not None
+    return await stored.revoke(conn, token_id)

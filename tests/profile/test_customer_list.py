@@ -10,7 +10,7 @@ import pytest
 
 from services.common.db import connect
 from services.common.segments import SegmentFilters
-from services.profile import queries
+from services.profile.data import customers
 from tests.builders import BASE, event
 from tests.profile.conftest import MakeToken, Seed, api_url, bearer
 from tests.profile.data import OTHER, T, venue_events
@@ -239,7 +239,7 @@ async def test_q_pages_are_the_same_whether_the_walk_or_the_index_finds_them(
     full = await client.get(URL, params={"sort": sort, "limit": 200}, headers=many)
     expected = [i["id"] for i in full.json()["items"] if i["last_name"] == "Same"]
     assert len(expected) == 15
-    monkeypatch.setattr(queries, "Q_WALK", walk)
+    monkeypatch.setattr(customers, "Q_WALK", walk)
     for limit in (1, 4, 15, 200):
         ids: list[str] = []
         params: dict[str, Any] = {"sort": sort, "limit": limit, "q": "same"}
@@ -272,14 +272,14 @@ async def test_the_walk_tests_q_and_the_filters_as_the_index_path_does(
 ) -> None:
     """A page the walk answers must be the page the index would answer: the same q test
     (name, typo, e-mail, phone in any format, literal wildcards), the other filters, the
-    tenant. Both paths of queries._page, side by side, as contacts_api under RLS."""
+    tenant. Both paths of customers._page, side by side, as contacts_api under RLS."""
     filters = SegmentFilters(q=q, **others)
     conn = await connect(api_url(db_url))
     try:
         async with conn.transaction():
             await conn.execute("SELECT set_config('contacts.tenant_id', $1, true)", T)
-            pages = [await queries._page(conn, T, filters, "BE", "last_contact_at", True, None,
-                                         100, walk=walk) for walk in (10_000, None)]
+            pages = [await customers._page(conn, T, filters, "BE", "last_contact_at", True, None,
+                                           100, walk=walk) for walk in (10_000, None)]
     finally:
         await conn.close()
     walked, indexed = ([r["first_name"] for r in page] for page in pages)

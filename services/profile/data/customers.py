@@ -1,8 +1,9 @@
-"""The API's SQL, by hand, ``$n`` parameters only; run inside a tenant transaction."""
+"""Customers: the list (filters, sort, keyset pages), the card, lookups, tags and erasure."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -10,79 +11,44 @@ import asyncpg
 from services.common.segments import VENUE_CLAUSES, SegmentFilters, q_inline, segment_where
 
 SortKey = Literal["last_contact_at", "first_contact_at", "name"]
-SORT_COLUMNS: dict[str, str] = {
+_SORT_COLUMNS: dict[str, str] = {
     "last_contact_at": "c.last_contact_at",
     "first_contact_at": "c.first_contact_at",
     "name": "c.sort_name",
 }
-SUMMARY_COLUMNS = """
+_SUMMARY_COLUMNS = """
 c.id, c.first_name, c.last_name, c.email, c.phone, c.language, c.newsletter, c.tags,
 c.first_contact_at, c.last_contact_at, c.reservations, c.no_shows
 """
-REGION = "SELECT region FROM tenants WHERE tenant_id = $1"
-CUSTOM_TAGS = "SELECT code, labels FROM tenant_tags WHERE tenant_id = $1 ORDER BY code"
-INSERT_TAG = """
-INSERT INTO tenant_tags (tenant_id, code, labels) VALUES ($1, $2, $3)
-ON CONFLICT (tenant_id, code) DO NOTHING RETURNING code
-"""
-CUSTOMER = "SELECT * FROM customers WHERE tenant_id = $1 AND id = $2"
-CUSTOMER_FOR_UPDATE = CUSTOMER + " FOR UPDATE"
-UPDATE_TAGS = """
-UPDATE customers SET tags = $3, tag_meta = $4, removed_tags = $5, updated_at = now()
-WHERE tenant_id = $1 AND id = $2
-"""
-HISTORY_PAGE = """
-SELECT event_id AS id, type, occurred_at, source, summary FROM history
-WHERE tenant_id = $1 AND customer_id = $2
-  AND ($3::timestamptz IS NULL OR (occurred_at, event_id) < ($3, $4::uuid))
-ORDER BY occurred_at DESC, event_id DESC LIMIT $5
-"""
-HISTORY_ENTRY = """
-SELECT event_id AS id, type, occurred_at, source, summary, data FROM history
-WHERE tenant_id = $1 AND customer_id = $2 AND event_id = $3
-"""
-HISTORY_ALL = """
-SELECT event_id AS id, type, occurred_at, source, summary, data FROM history
-WHERE tenant_id = $1 AND customer_id = $2 ORDER BY occurred_at DESC, event_id DESC
-"""
-CONSENT_ALL = """
-SELECT event_id, opt_in, occurred_at, source, recorded_at FROM consent_ledger
-WHERE tenant_id = $1 AND customer_id = $2 ORDER BY occurred_at DESC, event_id DESC
-"""
-LOOKUP_EMAIL = """
+_GET = "SELECT * FROM customers WHERE tenant_id = $1 AND id = $2"
+_GET_FOR_UPDATE = _GET + " FOR UPDATE"
+_BY_EMAIL = """
 SELECT * FROM customers
 WHERE tenant_id = $1 AND anonymized_at IS NULL AND (identity_key = 'email:' || $2 OR email = $2)
 ORDER BY (identity_key = 'email:' || $2) DESC, last_contact_at DESC NULLS LAST LIMIT 1
 """
-LOOKUP_PHONE = """
+_BY_PHONE = """
 SELECT * FROM customers
 WHERE tenant_id = $1 AND anonymized_at IS NULL AND phone = $2
 ORDER BY (identity_key = 'phone:' || $2) DESC, last_contact_at DESC NULLS LAST LIMIT 1
 """
+_SET_TAGS = """
+UPDATE customers SET tags = $3, tag_meta = $4, removed_tags = $5, updated_at = now()
+WHERE tenant_id = $1 AND id = $2
+"""
 # Erasure: identity, names and stamps go; counters, dates and tags stay.
-ANONYMIZE = """
+_ANONYMIZE = """
 UPDATE customers SET identity_key = NULL, email = NULL, phone = NULL, first_name = NULL,
        last_name = NULL, language = NULL, stamps = '{}', anonymized_at = $3, updated_at = $3
 WHERE tenant_id = $1 AND id = $2
 """
-SUPPRESS = """
-INSERT INTO suppressions (tenant_id, key_hash, anonymized_at)
-SELECT $1, h, $3 FROM unnest($2::bytea[]) AS h
-ON CONFLICT (tenant_id, key_hash) DO UPDATE SET anonymized_at = EXCLUDED.anonymized_at
+_FOR_IMPORT = """
+SELECT id, identity_key, first_name, last_name, phone, language, newsletter, tags,
+       removed_tags, first_contact_at
+FROM customers
+WHERE tenant_id = $1 AND anonymized_at IS NULL
+  AND (identity_key = ANY($2::text[]) OR id = ANY($3::uuid[]))
 """
-# History keeps only the structured keys of the event data: free text (notes, message,
-# subject, reason, note) and foreign identifiers (external_id) are removed.
-HISTORY_KEEP = [
-    "reservation_id", "starts_at", "party_size", "form_id", "integration", "import_id", "row",
-    "tags", "first_contact_at",
-]
-SCRUB_HISTORY = """
-UPDATE history SET data = coalesce(
-    (SELECT jsonb_object_agg(key, value) FROM jsonb_each(data) WHERE key = ANY($3::text[])),
-    '{}'::jsonb)
-WHERE tenant_id = $1 AND customer_id = $2
-"""
-
 
 # A free-text ``q`` first reads at most this many of the venue's customers in the list's order
 # (after the cursor) and tests q and the other filters on them: a common name fills a page
@@ -92,7 +58,7 @@ WHERE tenant_id = $1 AND customer_id = $2
 Q_WALK = 10_000
 
 
-async def list_customers(
+async def list_page(
     conn: asyncpg.Connection,
     tenant_id: str,
     filters: SegmentFilters,
@@ -122,7 +88,7 @@ async def _page(conn: asyncpg.Connection, tenant_id: str, filters: SegmentFilter
     cursor) are read, and ``q`` and the other filters are tested on those."""
     q = filters.q if walk else None
     w = segment_where(tenant_id, filters.model_copy(update={"q": None}) if q else filters, region)
-    column = SORT_COLUMNS[sort]
+    column = _SORT_COLUMNS[sort]
     direction = "DESC" if descending else "ASC"
     order = f"ORDER BY {column} {direction}, c.id {direction}"
     keyset = []
@@ -136,12 +102,12 @@ async def _page(conn: asyncpg.Connection, tenant_id: str, filters: SegmentFilter
         where = " AND ".join([*others, q_inline(w, q, region)])
     else:
         source, where = "customers c", " AND ".join(w.clauses + keyset)
-    sql = (f"SELECT {SUMMARY_COLUMNS}, {column} AS sort_value FROM {source} WHERE {where}"
+    sql = (f"SELECT {_SUMMARY_COLUMNS}, {column} AS sort_value FROM {source} WHERE {where}"
            f" {order} LIMIT {w.arg(limit)}")
     return list(await conn.fetch(sql, *w.args))
 
 
-async def count_customers(
+async def count(
     conn: asyncpg.Connection, tenant_id: str, filters: SegmentFilters, region: str
 ) -> int:
     """How many customers match the filters."""
@@ -149,12 +115,46 @@ async def count_customers(
     return int(await conn.fetchval(f"SELECT count(*) FROM customers c WHERE {w.sql()}", *w.args))
 
 
-async def region(conn: asyncpg.Connection, tenant_id: str, default: str) -> str:
-    """The tenant's country for national phone numbers."""
-    found = await conn.fetchval(REGION, tenant_id)
-    return str(found) if found else default
+async def get(
+    conn: asyncpg.Connection, tenant_id: str, customer_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    """The customer's full row (anonymised or not); locked with ``for_update``."""
+    return await conn.fetchrow(_GET_FOR_UPDATE if for_update else _GET, tenant_id, customer_id)
 
 
-async def custom_tags(conn: asyncpg.Connection, tenant_id: str) -> dict[str, dict[str, str]]:
-    """The tenant's custom tags, code -> labels."""
-    return {r["code"]: r["labels"] for r in await conn.fetch(CUSTOM_TAGS, tenant_id)}
+async def by_email(conn: asyncpg.Connection, tenant_id: str, email: str) -> asyncpg.Record | None:
+    """The guest with this normalised email: identified by it first, else the latest contact."""
+    return await conn.fetchrow(_BY_EMAIL, tenant_id, email)
+
+
+async def by_phone(conn: asyncpg.Connection, tenant_id: str, phone: str) -> asyncpg.Record | None:
+    """The guest with this E.164 phone: identified by it first, else the latest contact."""
+    return await conn.fetchrow(_BY_PHONE, tenant_id, phone)
+
+
+async def for_import(
+    conn: asyncpg.Connection, tenant_id: str, identity_keys: list[str], ids: list[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """The live customers an import chunk names, by identity key or by id (the fields the
+    import compares)."""
+    return list(await conn.fetch(_FOR_IMPORT, tenant_id, identity_keys, ids))
+
+
+async def set_tags(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    customer_id: uuid.UUID,
+    *,
+    tags: list[str],
+    tag_meta: dict[str, Any],
+    removed_tags: list[str],
+) -> None:
+    """Replace the customer's tags, their provenance and the tags staff removed."""
+    await conn.execute(_SET_TAGS, tenant_id, customer_id, tags, tag_meta, removed_tags)
+
+
+async def anonymize(
+    conn: asyncpg.Connection, tenant_id: str, customer_id: uuid.UUID, at: datetime
+) -> None:
+    """Erase identity, names, language and stamps as of ``at``; counters, dates, tags stay."""
+    await conn.execute(_ANONYMIZE, tenant_id, customer_id, at)

@@ -1,0 +1,31 @@
+"""Venues: their row, settings (region) and the ops list of every venue."""
+
+from __future__ import annotations
+
+import asyncpg
+
+_REGION = "SELECT region FROM tenants WHERE tenant_id = $1"
+_EXISTS = "SELECT 1 FROM tenants WHERE tenant_id = $1"
+_ENSURE = "INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING"
+_ALL_IDS = "SELECT contacts_tenant_ids()"
+
+
+async def region(conn: asyncpg.Connection, tenant_id: str, default: str) -> str:
+    """The tenant's country for national phone numbers; ``default`` when it has none."""
+    found = await conn.fetchval(_REGION, tenant_id)
+    return str(found) if found else default
+
+
+async def exists(conn: asyncpg.Connection, tenant_id: str) -> bool:
+    """True when the venue has a row."""
+    return bool(await conn.fetchval(_EXISTS, tenant_id))
+
+
+async def ensure(conn: asyncpg.Connection, tenant_id: str) -> None:
+    """Record the venue's row if it has none yet."""
+    await conn.execute(_ENSURE, tenant_id)
+
+
+async def all_ids(conn: asyncpg.Connection) -> list[str]:
+    """Every venue's id (ops; on a connection without a tenant)."""
+    return [r[0] for r in await conn.fetch(_ALL_IDS)]

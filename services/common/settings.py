@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "contacts-dev-secret-change-me"  # noqa: S105 - warned about at start-up
+DEFAULT_REGION = "BE"  # the country of national phone numbers unless a venue says otherwise
 
 
 class Settings(BaseSettings):
@@ -25,7 +26,9 @@ class Settings(BaseSettings):
     http_port: int = 8000
     data_dir: Path = Field(default=Path(".contacts"), description="embedded data (up mode)")
     export_dir: Path | None = Field(default=None, description="default DATA_DIR/exports")
-    default_region: str = Field(default="BE", description="country for national phone numbers")
+    default_region: str = Field(
+        default=DEFAULT_REGION, description="country for national phone numbers"
+    )
     secret: str = Field(default=DEV_SECRET, description="key for hashes of erased identities")
     dev_token: str | None = Field(default=None, description="ops token accepted in up mode")
     api_database_url: str | None = Field(

@@ -1,4 +1,5 @@
-"""Venues: their row, settings (region) and the ops list of every venue."""
+"""Venues: their row, settings (region), the ops list of every venue, and the tenant a
+transaction sees under row level security. Shared by the profile API and the export worker."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ _REGION = "SELECT region FROM tenants WHERE tenant_id = $1"
 _EXISTS = "SELECT 1 FROM tenants WHERE tenant_id = $1"
 _ENSURE = "INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING"
 _ALL_IDS = "SELECT contacts_tenant_ids()"
+_SCOPE = "SELECT set_config('contacts.tenant_id', $1, true)"
 
 
 async def region(conn: asyncpg.Connection, tenant_id: str, default: str) -> str:
@@ -29,3 +31,8 @@ async def ensure(conn: asyncpg.Connection, tenant_id: str) -> None:
 async def all_ids(conn: asyncpg.Connection) -> list[str]:
     """Every venue's id (ops; on a connection without a tenant)."""
     return [r[0] for r in await conn.fetch(_ALL_IDS)]
+
+
+async def scope(conn: asyncpg.Connection, tenant_id: str) -> None:
+    """Show this transaction ``tenant_id``'s rows only (row level security reads the setting)."""
+    await conn.execute(_SCOPE, tenant_id)

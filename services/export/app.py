@@ -30,7 +30,8 @@ def create_app(settings: Settings, owner_dsn: str, reader_dsn: str) -> faust.App
         f"{settings.ingest_group.removesuffix('-ingest')}-export",
         broker_max_poll_interval=3600.0,  # a million-row export may take a while
     )
-    runner = ExportRunner(owner_dsn, reader_dsn, Path(settings.exports_path))
+    runner = ExportRunner(owner_dsn, reader_dsn, Path(settings.exports_path),
+                          default_region=settings.default_region)
     requests = raw_topic(app, topics.export_requests)
 
     @app.agent(requests, concurrency=1)

@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from services.common import tenants
 from services.common.bootstrap import owner_dsn, run_faust
 from services.common.db import connect, migrate, role_dsn
 from services.common.settings import Settings
@@ -52,18 +53,15 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         await migrate(dsn)
         conn = await connect(dsn)
         try:
-            if args.all_tenants:
-                tenants = [r["tenant_id"] for r in await conn.fetch(
-                    "SELECT tenant_id FROM tenants ORDER BY tenant_id")]
-            else:
-                tenants = [args.tenant]
+            names = sorted(await tenants.all_ids(conn)) if args.all_tenants else [args.tenant]
             ids = [
                 (t, await jobs.create(conn, t, filters, delimiter=args.delimiter, bom=args.bom))
-                for t in tenants
+                for t in names
             ]
         finally:
             await conn.close()
-        runner = ExportRunner(dsn, settings.api_database_url or role_dsn(dsn), args.out)
+        runner = ExportRunner(dsn, settings.api_database_url or role_dsn(dsn), args.out,
+                              default_region=settings.default_region)
         for tenant, export_id in ids:
             await runner.run(export_id)
             produced = export_path(args.out, tenant, export_id)

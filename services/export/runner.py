@@ -11,8 +11,10 @@ import asyncpg
 import structlog
 from pydantic import ValidationError
 
+from services.common import tenants
 from services.common.db import connect
 from services.common.segments import SegmentFilters
+from services.common.settings import DEFAULT_REGION
 from services.export import jobs
 from services.export.writer import write_segment
 
@@ -28,8 +30,12 @@ def export_path(export_dir: Path, tenant_id: str, export_id: uuid.UUID) -> Path:
 class ExportRunner:
     """Claims jobs with the owner's connection; reads customers as the API role, under RLS."""
 
-    def __init__(self, owner_dsn: str, reader_dsn: str, export_dir: Path) -> None:
+    def __init__(
+        self, owner_dsn: str, reader_dsn: str, export_dir: Path, *,
+        default_region: str = DEFAULT_REGION,
+    ) -> None:
         self.owner_dsn = owner_dsn
+        self.default_region = default_region
         self.reader_dsn = reader_dsn
         self.export_dir = export_dir
 
@@ -64,13 +70,11 @@ class ExportRunner:
             await jobs.fail(owner, export_id, f"invalid filters: {exc.error_count()}")
             bound.warning("export.failed", reason="invalid filters")
             return "failed"
-        region = await owner.fetchval("SELECT region FROM tenants WHERE tenant_id = $1", tenant_id)
+        region = await tenants.region(owner, tenant_id, self.default_region)
         reader = await connect(self.reader_dsn)
         try:
             async with reader.transaction(isolation="repeatable_read", readonly=True):
-                await reader.execute(
-                    "SELECT set_config('contacts.tenant_id', $1, true)", tenant_id
-                )
+                await tenants.scope(reader, tenant_id)
                 written = await write_segment(
                     reader,
                     tenant_id,
@@ -78,7 +82,7 @@ class ExportRunner:
                     export_path(self.export_dir, tenant_id, export_id),
                     delimiter=job["delimiter"],
                     bom=job["bom"],
-                    region=region or "BE",
+                    region=region,
                 )
         finally:
             await reader.close()

@@ -8,6 +8,7 @@ from typing import cast
 
 import asyncpg
 
+from services.common import tenants
 from services.common.db import create_pool
 
 
@@ -50,5 +51,5 @@ class Database:
     async def tenant(self, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:
         """A transaction whose row level security shows ``tenant_id``'s rows only."""
         async with self.connection() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('contacts.tenant_id', $1, true)", tenant_id)
+            await tenants.scope(conn, tenant_id)
             yield conn

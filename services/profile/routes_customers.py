@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from schemas.normalize import normalize_email, normalize_phone
+from services.common import tenants
 from services.common.segments import SegmentFilters
 from services.profile import models, views
 from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.data import customers, history, tags, tenants
+from services.profile.data import customers, history, tags
 from services.profile.deps import (
     AppSettings,
     CustomerId,

@@ -11,11 +11,10 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common import exportjobs
+from services.common import exportjobs, tenants
 from services.common.segments import SegmentFilters
 from services.profile.auth import Principal, require
 from services.profile.commands import ExportRequests
-from services.profile.data import tenants
 from services.profile.deps import AppSettings, Db, TenantId
 from services.profile.problems import Problem, problem_responses
 

@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # a tenant id: the one rule, used everywhere
 MAX_EVENT_BYTES = 64 * 1024
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]

@@ -6,7 +6,8 @@ import re
 from typing import Final
 
 MAX_TAGS_PER_CUSTOMER: Final = 9
-TAG_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+TAG_PATTERN: Final = r"^[a-z][a-z0-9_]{0,31}$"  # a tag code: the one rule, used everywhere
+TAG_CODE = re.compile(TAG_PATTERN)
 
 BUILTIN_TAGS: Final[dict[str, dict[str, str]]] = {
     "friends_family": {

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.normalize import normalize_phone
+from schemas.tags import TAG_PATTERN
 
 
 class SegmentFilters(BaseModel):
@@ -24,7 +25,7 @@ class SegmentFilters(BaseModel):
     first_contact_to: AwareDatetime | None = None
     last_contact_from: AwareDatetime | None = None
     last_contact_to: AwareDatetime | None = None
-    tag: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]] = Field(
+    tag: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(
         default_factory=list, max_length=9
     )
     min_reservations: int | None = Field(default=None, ge=0, le=1_000_000)

@@ -8,14 +8,13 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Header, Path, Query, Request
 
+from schemas.events import TENANT_PATTERN
 from services.common.settings import Settings
 from services.profile.auth import Principal, require
 from services.profile.data import customers
 from services.profile.db import Database
 from services.profile.problems import Problem
 from services.profile.tagging import pick_language
-
-TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="the venue's tenant id")]
 CustomerId = Annotated[uuid.UUID, Path(description="the customer's id")]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.tags import MAX_TAGS_PER_CUSTOMER
+from schemas.tags import MAX_TAGS_PER_CUSTOMER, TAG_PATTERN
 
 TagCode = str
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
@@ -141,7 +141,7 @@ class TagCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["wine_club"])
+    code: str = Field(pattern=TAG_PATTERN, examples=["wine_club"])
     labels: Labels
 
 

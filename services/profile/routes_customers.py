@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from schemas.normalize import normalize_email, normalize_phone
+from schemas.tags import TAG_CODE
 from services.common import tenants
 from services.common.segments import SegmentFilters
 from services.profile import models, views
@@ -29,7 +30,6 @@ from services.profile.tagging import vocabulary
 
 router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["customers"])
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
-_TAG = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _COMMON = problem_responses(401, 403, 422, 429, 503)
 _ONE = problem_responses(401, 403, 404, 422, 429, 503)
 Sort = Literal[
@@ -77,7 +77,7 @@ async def list_customers(
         if not _LANGUAGE.match(code):
             raise _invalid("language", "an ISO 639-1 code like nl")
     for code in tag:
-        if not _TAG.match(code):
+        if not TAG_CODE.match(code):
             raise _invalid("tag", "a tag code like vip")
     key: customers.SortKey = sort.lstrip("-")  # type: ignore[assignment]
     descending = sort.startswith("-")

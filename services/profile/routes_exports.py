@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.events import TENANT_PATTERN
 from services.common import exportjobs, tenants
 from services.common.segments import SegmentFilters
 from services.profile.auth import Principal, require
@@ -35,7 +36,7 @@ class ExportRequest(BaseModel):
 class OpsExportRequest(ExportRequest):
     """An export of the same segment for several tenants, or all (``"*"``)."""
 
-    tenants: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]] | Literal["*"]
+    tenants: list[Annotated[str, Field(pattern=TENANT_PATTERN)]] | Literal["*"]
 
 
 class ExportCreated(BaseModel):

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from schemas.events import TENANT_PATTERN
 from services.profile.data import tokens as stored
 
 SCOPES = frozenset({"read", "write", "import", "export", "gdpr"})
 TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix, not a secret
-_TENANT = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")
+_TENANT = re.compile(TENANT_PATTERN)
 
 
 def token_hash(token: str) -> bytes:
@@ -36,7 +37,7 @@ async def create_token(
     expires_days: float | None = None,
 ) -> tuple[uuid.UUID, str]:
     """Store a new token for ``tenant_id`` (or ``*``); return its id and the token, shown once."""
-    if not _TENANT.match(tenant_id):
+    if tenant_id != "*" and not _TENANT.match(tenant_id):
         raise ValueError(f"bad tenant id {tenant_id!r}")
     unknown = set(scopes) - SCOPES
     if unknown or not scopes:

@@ -1,4 +1,9 @@
-"""The export's COPY query: contract section 6's columns, formula cells neutralised in SQL."""
+"""The export's COPY query: contract section 6's columns, formula cells neutralised in SQL.
+
+Every free-text cell goes through ``csv_safe`` (a leading quote before = + - @ tab CR); the phone
+through ``csv_phone``: ``+32 485279599``, text with its + in a spreadsheet, no quote, read back
+to the same E.164 number by the importer (deploy/migrations/0011_csv_phone.sql).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ def _iso(column: str) -> str:
 
 SELECT = f"""
 SELECT c.id::text,
-       csv_safe(c.first_name), csv_safe(c.last_name), csv_safe(c.email), csv_safe(c.phone),
+       csv_safe(c.first_name), csv_safe(c.last_name), csv_safe(c.email), csv_phone(c.phone),
        csv_safe(c.language),
        CASE c.newsletter WHEN true THEN 'true' WHEN false THEN 'false' END,
        csv_safe(NULLIF(

@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from schemas.events import site_event_adapter
-from services.common.db import connect, role_dsn
-from services.common.kafka import Topics
+from services.common.db import role_dsn
 from services.common.segments import SegmentFilters, segment_where
 from services.export import jobs
 from services.export.csvquery import HEADER
 from services.export.runner import ExportRunner, export_path
-from services.ingest.handlers import process_batch
-from services.ingest.store import PostgresIngestStore
 from tests.builders import event
+from tests.export.helpers import TENANT, run_export, seed
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-TENANT = "brasserie-leopold"
-
-
-@pytest.fixture
-async def owner(db_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await connect(db_url)
-    yield conn
-    await conn.close()
-
-
-async def _seed(conn: asyncpg.Connection, *docs: dict[str, object]) -> None:
-    events = [site_event_adapter.validate_python(d) for d in docs]
-    await process_batch(PostgresIngestStore(conn, Topics("t.")), events, secret="s")
 
 
 def _guests() -> list[dict[str, object]]:
@@ -54,19 +36,6 @@ def _guests() -> list[dict[str, object]]:
     ]
 
 
-async def _run(db_url: str, owner: asyncpg.Connection, tmp_path: Path, **job: object) -> Path:
-    filters = job.pop("filters", {})
-    export_id = await jobs.create(owner, TENANT, filters, **job)  # type: ignore[arg-type]
-    runner = ExportRunner(db_url, role_dsn(db_url), tmp_path)
-    assert await runner.run(export_id) == "done"
-    row = await owner.fetchrow("SELECT * FROM exports WHERE id = $1", export_id)
-    path = export_path(tmp_path, TENANT, export_id)
-    data = path.read_bytes()
-    assert (row["state"], row["bytes"]) == ("done", len(data))
-    assert row["sha256"] == hashlib.sha256(data).hexdigest()
-    return path
-
-
 def _read(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
     text = path.read_bytes().decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
@@ -75,8 +44,8 @@ def _read(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
 async def test_export_has_the_contract_columns_and_neutralised_formulas(
     db_url: str, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    await _seed(owner, *_guests())
-    path = await _run(db_url, owner, tmp_path)
+    await seed(owner, *_guests())
+    path = await run_export(db_url, owner, tmp_path)
     rows = _read(path)
 
     assert path.read_text(encoding="utf-8").splitlines()[0] == ",".join(HEADER)
@@ -85,7 +54,7 @@ async def test_export_has_the_contract_columns_and_neutralised_formulas(
     assert by_email["an@example.be"]["first_name"] == "'=HYPERLINK(\"http://x\")"
     assert by_email["bo@example.be"]["last_name"] == "'-5+3"
     assert by_email["cy@example.be"]["last_name"] == "O'Neil; \"Jr\""  # quoted, not altered
-    assert by_email["cy@example.be"]["phone"] == "'+32470998877"
+    assert by_email["cy@example.be"]["phone"] == "+32 470998877"  # text in a spreadsheet, no quote
     assert by_email["cy@example.be"]["tags"] == "no_show"
     assert by_email["cy@example.be"]["no_shows"] == "1"
     assert by_email["an@example.be"]["newsletter_opt_in"] == "true"
@@ -97,8 +66,8 @@ async def test_export_has_the_contract_columns_and_neutralised_formulas(
 async def test_semicolon_and_bom_as_asked(
     db_url: str, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    await _seed(owner, *_guests())
-    path = await _run(db_url, owner, tmp_path, delimiter=";", bom=True)
+    await seed(owner, *_guests())
+    path = await run_export(db_url, owner, tmp_path, delimiter=";", bom=True)
     raw = path.read_bytes()
 
     assert raw.startswith(b"\xef\xbb\xbf" + ";".join(HEADER).encode())
@@ -109,9 +78,9 @@ async def test_semicolon_and_bom_as_asked(
 async def test_filtered_segment_has_exactly_the_matching_rows(
     db_url: str, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    await _seed(owner, *_guests())
+    await seed(owner, *_guests())
     filters = {"language": ["nl"], "newsletter": "unknown"}
-    path = await _run(db_url, owner, tmp_path, filters=filters)
+    path = await run_export(db_url, owner, tmp_path, filters=filters)
     exported = {r["customer_id"] for r in _read(path)}
 
     where = segment_where(TENANT, SegmentFilters.model_validate(filters))
@@ -124,7 +93,7 @@ async def test_filtered_segment_has_exactly_the_matching_rows(
 async def test_a_job_whose_runner_died_is_claimed_again_and_completes(
     db_url: str, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    await _seed(owner, *_guests())
+    await seed(owner, *_guests())
     export_id = await jobs.create(owner, TENANT, {})
     # The state a SIGKILLed runner leaves: running, a stale heartbeat, a half-written file.
     await owner.execute(
@@ -147,7 +116,7 @@ async def test_a_job_whose_runner_died_is_claimed_again_and_completes(
 async def test_a_running_job_with_a_live_heartbeat_is_not_taken(
     db_url: str, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    await _seed(owner, *_guests())
+    await seed(owner, *_guests())
     export_id = await jobs.create(owner, TENANT, {})
     await owner.execute(
         "UPDATE exports SET state = 'running', attempts = 1, heartbeat_at = now()"
@@ -160,7 +129,7 @@ async def test_a_running_job_with_a_live_heartbeat_is_not_taken(
 async def test_the_reader_role_sees_only_the_jobs_tenant(
     db_url: str, owner: asyncpg.Connection
 ) -> None:
-    await _seed(owner, *_guests())
+    await seed(owner, *_guests())
     reader = await asyncpg.connect(role_dsn(db_url))
     try:
         assert await reader.fetchval("SELECT count(*) FROM customers") == 0  # no tenant set

@@ -53,7 +53,7 @@ RSS_GROWTH_MIB = 5.0  # "independent of rows": at most this much more for 10x th
 MIB = 1024 * 1024
 
 # Realistic customers, server-side: names and domains of the venues' guests, ~8 % phone only,
-# ~4 % email only, E.164 phones (csv_safe quotes every one), a name that looks like a formula
+# ~4 % email only, E.164 phones (exported as +CC NSN by csv_phone), a name that looks like a formula
 # every 1,000 rows, tags, consent, counters, contact dates over five years.
 SEED = """
 WITH g AS (

@@ -322,7 +322,8 @@ def test_languages(cell: str, expected: str) -> None:
 
 
 def test_exported_formula_guard_is_undone() -> None:
-    # What the exporter writes for =cmd, +32470998877 and -5 (csv_safe in 0003_exports.sql).
+    # What csv_safe (0003_exports.sql) writes for =cmd and -5, and what exports before 0011
+    # wrote for phones ('+32470998877): old files keep importing.
     row = one_row(CONTRACT_HEADER + "\n,'=cmd,'-5,a@example.be,'+32470998877,,,,,,0,0\n")
     assert (row.first_name, row.last_name, row.phone) == ("=cmd", "-5", "+32470998877")
     row = one_row("email;first_name;last_name\na@example.be;'@home;'plain\n")

@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     if args.command not in ("up", "bench"):
         settings = settings.beside_running_stack()
-    configure(os.environ.get("CONTACTS_LOG_LEVEL", settings.log_level))
+    configure(settings.log_level)
     return int(args.func(settings, args))
 
 

@@ -263,7 +263,8 @@ def _check_ports(settings: Settings) -> None:
     wanted = [
         ("broker", host or "127.0.0.1", int(port or 9092), "CONTACTS_KAFKA_BOOTSTRAP"),
         ("API", settings.http_host, settings.http_port, "CONTACTS_HTTP_PORT"),
-        ("ingest metrics", settings.http_host, _metrics_port(), "CONTACTS_INGEST_METRICS_PORT"),
+        ("ingest metrics", settings.http_host, _metrics_port(settings),
+         "CONTACTS_INGEST_METRICS_PORT"),
     ]
     for what, h, p, setting in wanted:
         holder = port_holder(h, p)
@@ -271,8 +272,8 @@ def _check_ports(settings: Settings) -> None:
             raise StartError(f"port {p} ({what}) is in use by {holder}; free it or set {setting}")
 
 
-def _metrics_port() -> int:
-    return int(os.environ.get("CONTACTS_INGEST_METRICS_PORT") or METRICS_PORT)
+def _metrics_port(settings: Settings) -> int:
+    return settings.ingest_metrics_port or METRICS_PORT
 
 
 async def _serve(
@@ -288,7 +289,7 @@ async def _serve(
     token = settings.dev_token or f"ct_dev_{secrets.token_urlsafe(24)}"
     stack.start_services({
         **os.environ,
-        "CONTACTS_INGEST_METRICS_PORT": str(_metrics_port()),
+        "CONTACTS_INGEST_METRICS_PORT": str(_metrics_port(settings)),
         "CONTACTS_EXPORT_DIR": str(settings.exports_path.resolve()),
         "CONTACTS_DEV_TOKEN": token,
         "CONTACTS_DATABASE_URL": dsn,
@@ -328,7 +329,7 @@ def _banner(settings: Settings, dsn: str, token: str, api: str) -> None:
         f"  ops token   {token}\n"
         f"  try         curl -H 'Authorization: Bearer {token}' "
         f"{api}/v1/tenants/brasserie-leopold/customers\n"
-        f"  metrics     {api}/metrics   ingest: http://{settings.http_host}:{_metrics_port()}"
+        f"  metrics     {api}/metrics   ingest: http://{settings.http_host}:{_metrics_port(settings)}"
         "/metrics\n"
         f"  broker      {settings.kafka_bootstrap}\n"
         f"  database    {dsn}\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,10 +13,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-MIGRATIONS_DIR = Path(
-    os.environ.get("CONTACTS_MIGRATIONS_DIR")
-    or Path(__file__).resolve().parents[2] / "deploy" / "migrations"
-)
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_KEY = 0x636F6E74  # advisory lock: one migrator at a time
 
@@ -64,10 +60,17 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
-def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+def migrations_dir() -> Path:
+    """Where the migrations are: CONTACTS_MIGRATIONS_DIR, else the repository's."""
+    from services.common.settings import get_settings
+
+    return get_settings().migrations_dir or MIGRATIONS_DIR
+
+
+def migration_files(directory: Path | None = None) -> list[tuple[int, Path]]:
     """The numbered migration files, in order."""
     found = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted((directory or migrations_dir()).glob("*.sql")):
         match = _MIGRATION_NAME.match(path.name)
         if match is None:
             raise ValueError(f"badly named migration {path.name}")
@@ -75,7 +78,7 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     return found
 
 
-async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(dsn: str, directory: Path | None = None) -> list[str]:
     """Apply every migration not applied yet, each in its own transaction; return their names."""
     conn = await asyncpg.connect(dsn)
     applied: list[str] = []

@@ -3,14 +3,16 @@ API (create, follow) and the export worker (claim, beat, finish, sweep) share.""
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import Any
 
 import asyncpg
 
-# A job is claimed when queued, or when its runner stopped beating (killed mid-job).
-STALE_AFTER_SECONDS = float(os.environ.get("CONTACTS_EXPORT_STALE_SECONDS", "30"))
+from services.common.settings import DEFAULT_EXPORT_STALE_SECONDS
+
+# A job is claimed when queued, or when its runner stopped beating for `stale_after` seconds
+# (killed mid-job; CONTACTS_EXPORT_STALE_SECONDS).
+STALE_AFTER_SECONDS = DEFAULT_EXPORT_STALE_SECONDS
 MAX_ATTEMPTS = 5
 
 _CREATE = """
@@ -20,11 +22,10 @@ _STATUS = """
 SELECT id, state, rows, bytes, sha256, error, created_at, finished_at, delimiter, bom
 FROM exports WHERE tenant_id = $1 AND id = $2
 """
-_STALE = f"now() - make_interval(secs => {STALE_AFTER_SECONDS})"
 _CLAIM = f"""
 UPDATE exports SET state = 'running', attempts = attempts + 1, heartbeat_at = now(), error = NULL
 WHERE id = $1 AND attempts < {MAX_ATTEMPTS}
-  AND (state = 'queued' OR (state = 'running' AND heartbeat_at < {_STALE}))
+  AND (state = 'queued' OR (state = 'running' AND heartbeat_at < now() - make_interval(secs => $2)))
 RETURNING *
 """
 _HEARTBEAT = "UPDATE exports SET heartbeat_at = now() WHERE id = $1 AND state = 'running'"
@@ -42,12 +43,12 @@ _GIVE_UP = f"""
 UPDATE exports SET state = 'failed', error = 'gave up after {MAX_ATTEMPTS} attempts',
        finished_at = now()
 WHERE state = 'running' AND attempts >= {MAX_ATTEMPTS}
-  AND heartbeat_at < {_STALE}
+  AND heartbeat_at < now() - make_interval(secs => $1)
 """
-_UNFINISHED = f"""
+_UNFINISHED = """
 SELECT id FROM exports
-WHERE (state = 'queued' AND created_at < {_STALE})
-   OR (state = 'running' AND heartbeat_at < {_STALE})
+WHERE (state = 'queued' AND created_at < now() - make_interval(secs => $1))
+   OR (state = 'running' AND heartbeat_at < now() - make_interval(secs => $1))
 ORDER BY created_at LIMIT 100
 """
 
@@ -73,9 +74,11 @@ async def status(
     return await conn.fetchrow(_STATUS, tenant_id, export_id)
 
 
-async def claim(conn: asyncpg.Connection, export_id: uuid.UUID) -> asyncpg.Record | None:
+async def claim(
+    conn: asyncpg.Connection, export_id: uuid.UUID, stale_after: float = STALE_AFTER_SECONDS
+) -> asyncpg.Record | None:
     """Take the job if nobody is running it; None when it is done, failed or busy."""
-    return await conn.fetchrow(_CLAIM, export_id)
+    return await conn.fetchrow(_CLAIM, export_id, stale_after)
 
 
 async def heartbeat(conn: asyncpg.Connection, export_id: uuid.UUID) -> None:
@@ -100,7 +103,9 @@ async def release(conn: asyncpg.Connection, export_id: uuid.UUID, state: str, er
     await conn.execute(_RELEASE, export_id, state, error)
 
 
-async def unfinished(conn: asyncpg.Connection) -> list[uuid.UUID]:
+async def unfinished(
+    conn: asyncpg.Connection, stale_after: float = STALE_AFTER_SECONDS
+) -> list[uuid.UUID]:
     """Jobs whose request was lost or whose runner died; also fails the hopeless ones."""
-    await conn.execute(_GIVE_UP)
-    return [r["id"] for r in await conn.fetch(_UNFINISHED)]
+    await conn.execute(_GIVE_UP, stale_after)
+    return [r["id"] for r in await conn.fetch(_UNFINISHED, stale_after)]

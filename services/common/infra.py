@@ -152,7 +152,7 @@ class TansuBroker:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "error")},
+            env={"RUST_LOG": "error", **os.environ},  # quiet unless RUST_LOG says otherwise
             start_new_session=True,  # Ctrl-C reaches `up`, which stops the broker last
         )
         deadline = time.monotonic() + timeout

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "contacts-dev-secret-change-me"  # noqa: S105 - warned about at start-up
+DEFAULT_EXPORT_STALE_SECONDS = 30.0
 DEFAULT_REGION = "BE"  # the country of national phone numbers unless a venue says otherwise
 
 
@@ -40,6 +41,13 @@ class Settings(BaseSettings):
     )
     demo: bool = Field(default=True, description="stream the demo in `contacts up`")
     log_level: str = "INFO"
+    migrations_dir: Path | None = Field(
+        default=None, description="the numbered .sql migrations; default deploy/migrations"
+    )
+    export_stale_seconds: float = Field(
+        default=DEFAULT_EXPORT_STALE_SECONDS, gt=0,
+        description="an export job whose runner stopped beating this long is claimed again",
+    )
     # Ingest tuning.
     ingest_batch_size: int = Field(default=2000, ge=1, le=50_000)
     ingest_batch_within: float = Field(

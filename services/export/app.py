@@ -30,8 +30,9 @@ def create_app(settings: Settings, owner_dsn: str, reader_dsn: str) -> faust.App
         f"{settings.ingest_group.removesuffix('-ingest')}-export",
         broker_max_poll_interval=3600.0,  # a million-row export may take a while
     )
+    stale_after = settings.export_stale_seconds
     runner = ExportRunner(owner_dsn, reader_dsn, Path(settings.exports_path),
-                          default_region=settings.default_region)
+                          default_region=settings.default_region, stale_after=stale_after)
     requests = raw_topic(app, topics.export_requests)
 
     @app.agent(requests, concurrency=1)
@@ -41,13 +42,13 @@ def create_app(settings: Settings, owner_dsn: str, reader_dsn: str) -> faust.App
             if export_id is not None:
                 await _run_until_settled(runner, export_id)
 
-    @app.timer(interval=jobs.STALE_AFTER_SECONDS)  # type: ignore[untyped-decorator]
+    @app.timer(interval=stale_after)  # type: ignore[untyped-decorator]
     async def sweep() -> None:
         """Pick up jobs whose request was lost or whose runner was killed."""
         try:
             conn = await connect(owner_dsn)
             try:
-                stale = await jobs.unfinished(conn)
+                stale = await jobs.unfinished(conn, stale_after)
             finally:
                 await conn.close()
         except TRANSIENT as exc:  # e.g. CannotConnectNowError while the database restarts

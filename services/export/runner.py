@@ -19,7 +19,6 @@ from services.export import jobs
 from services.export.writer import write_segment
 
 log = structlog.get_logger(__name__)
-HEARTBEAT_SECONDS = min(5.0, jobs.STALE_AFTER_SECONDS / 3)
 
 
 def export_path(export_dir: Path, tenant_id: str, export_id: uuid.UUID) -> Path:
@@ -32,9 +31,10 @@ class ExportRunner:
 
     def __init__(
         self, owner_dsn: str, reader_dsn: str, export_dir: Path, *,
-        default_region: str = DEFAULT_REGION,
+        default_region: str = DEFAULT_REGION, stale_after: float = jobs.STALE_AFTER_SECONDS,
     ) -> None:
         self.owner_dsn = owner_dsn
+        self.stale_after = stale_after
         self.default_region = default_region
         self.reader_dsn = reader_dsn
         self.export_dir = export_dir
@@ -43,7 +43,7 @@ class ExportRunner:
         """Run the job if it is claimable; return its final state, None if not ours to run."""
         owner = await connect(self.owner_dsn)
         try:
-            job = await jobs.claim(owner, export_id)
+            job = await jobs.claim(owner, export_id, self.stale_after)
             if job is None:
                 return None
             beat = asyncio.create_task(self._beat(export_id))
@@ -95,7 +95,7 @@ class ExportRunner:
         beat = await connect(self.owner_dsn)
         try:
             while True:
-                await asyncio.sleep(HEARTBEAT_SECONDS)
+                await asyncio.sleep(min(5.0, self.stale_after / 3))
                 await jobs.heartbeat(beat, export_id)
         finally:
             await beat.close()

@@ -3,6 +3,7 @@ adds the development extras and the Debian packages of the real clients the test
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -18,8 +19,9 @@ def planned(target: str) -> str:
     """What `make TARGET` would run on a fresh machine (dry run, every rule out of date)."""
     make = shutil.which("make")
     assert make is not None
-    out = subprocess.run([make, "-n", "-B", target], cwd=ROOT, capture_output=True, text=True,
-                         check=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    out = subprocess.run([make, "--no-print-directory", "-n", "-B", target], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True, timeout=60)
     return out.stdout
 
 

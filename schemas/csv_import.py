@@ -62,7 +62,12 @@ from types import TracebackType
 from typing import Any, BinaryIO, Final
 from zoneinfo import ZoneInfo
 
-from schemas.normalize import normalize_email_quick, normalize_language, normalize_phone_quick
+from schemas.normalize import (
+    normalize_email_quick,
+    normalize_language,
+    normalize_phone_quick,
+    split_name,
+)
 from schemas.tags import MAX_TAGS_PER_CUSTOMER, TAG_CODE
 
 TEMPLATE_HEADER: Final = (
@@ -496,12 +501,11 @@ class CsvImport:
     ) -> None:
         first, last, column = cell("first_name"), cell("last_name"), ""
         if not first and not last and (full := cell("name")):
-            # As ingest reads a single `name`: the first word, then the rest.
             if len(full) > MAX_FULL_NAME:
                 fail("name", "value.too_long", f"longer than {MAX_FULL_NAME} characters")
                 return
-            head, _, tail = full.partition(" ")
-            first, last, column = head, tail.strip(), "name"
+            head, tail = split_name(full)  # as ingest reads a single `name`
+            first, last, column = head or "", tail or "", "name"
         for name, value in (("first_name", first), ("last_name", last)):
             if len(value) > MAX_NAME:
                 fail(column or name, "value.too_long", f"longer than {MAX_NAME} characters")

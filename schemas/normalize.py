@@ -1,4 +1,4 @@
-"""Normalisation of the identity fields: email and phone."""
+"""Normalisation of what identifies and names a person: email, phone, language, a single name."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ def _trimmed(raw: str | None, longest: int) -> str | None:
     """``raw`` without surrounding white space; None when that leaves nothing or too much."""
     candidate = raw.strip() if raw is not None else ""
     return candidate if candidate and len(candidate) <= longest else None
+
+
+def split_name(full: str | None) -> tuple[str | None, str | None]:
+    """A single ``name`` as first and last name: the first word, then the rest
+    ("Jan Van den Berg" -> "Jan", "Van den Berg"). The one rule for events and imports."""
+    head, _, tail = (full or "").strip().partition(" ")
+    return head or None, tail.strip() or None
 
 
 # Guests come back: the same raw strings recur, and parsing them is the costliest step of ingest.

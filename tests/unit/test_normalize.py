@@ -7,7 +7,7 @@ import socket
 import dns.resolver
 import pytest
 
-from schemas.normalize import normalize_email, normalize_language, normalize_phone
+from schemas.normalize import normalize_email, normalize_language, normalize_phone, split_name
 
 # -- email --------------------------------------------------------------------------------------
 
@@ -142,3 +142,16 @@ def test_language_tag_gives_iso_639_1_code(raw: str, expected: str) -> None:
 @pytest.mark.parametrize("raw", [None, "", "xx1", "n", "dutch", "nl-", "1nl", "nl BE"])
 def test_unusable_language_gives_none(raw: str | None) -> None:
     assert normalize_language(raw) is None
+
+
+@pytest.mark.parametrize(("full", "expected"), [
+    ("Jan Van den Berg", ("Jan", "Van den Berg")),
+    ("  Zoë   Dupré ", ("Zoë", "Dupré")),
+    ("Madonna", ("Madonna", None)),
+    ("", (None, None)),
+    (None, (None, None)),
+])
+def test_a_single_name_splits_into_first_word_and_the_rest(
+    full: str | None, expected: tuple[str | None, str | None]
+) -> None:
+    assert split_name(full) == expected

@@ -14,8 +14,9 @@ from services.common.kafka import Topics
 from services.common.retry import backoff
 from services.common.settings import Settings
 from services.ingest import metrics, unreadable
+from services.ingest.records import Headers, Record
 from services.ingest.take import take_pipelined
-from services.ingest.worker import Headers, IngestWorker, Record
+from services.ingest.worker import IngestWorker
 
 log = structlog.get_logger(__name__)
 

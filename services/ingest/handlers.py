@@ -12,7 +12,7 @@ from schemas.alerts import FlaggedBookingAlert
 from schemas.events import SiteEvent
 from services.common.suppression import suppression_hashes
 from services.ingest.domain import Customer, Identity, apply, identify, new_customer
-from services.ingest.ports import Changes, IngestStore, Outcome
+from services.ingest.ports import Changes, ClaimOutcome, IngestStore
 
 
 @dataclass(slots=True)
@@ -63,7 +63,7 @@ async def process_batch(
         event_keys = [suppression_keys(e.tenant_id, i, secret) for e, i in work]
         keys = {k for ks in event_keys for k in ks}
         erased = await store.suppressions(keys) if keys else {}
-        outcomes: list[Outcome] = (
+        outcomes: list[ClaimOutcome] = (
             [
                 "suppressed" if _is_suppressed(e, ks, erased) else "applied"
                 for (e, _), ks in zip(work, event_keys, strict=True)

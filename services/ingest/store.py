@@ -1,4 +1,4 @@
-"""The PostgreSQL twin of ``IngestStore``: batched, set-based SQL through asyncpg."""
+"""The PostgreSQL ``IngestStore`` and ``Outbox``: batched, set-based SQL through asyncpg."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import asyncpg
 
 from services.common.kafka import Topics
 from services.ingest.domain import ConsentStatement, Customer, TagState
-from services.ingest.ports import Changes, Outcome, TenantConfig
+from services.ingest.outbox import alert_message
+from services.ingest.ports import Changes, ClaimOutcome, OutboxRecord, TenantConfig
 
 _TENANTS = """
 INSERT INTO tenants (tenant_id, region) SELECT t, $2 FROM unnest($1::text[]) AS t
@@ -62,10 +63,14 @@ SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::bool[], $5::timesta
 _OUTBOX = """
 INSERT INTO outbox (topic, key, value) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[])
 """
+_OUTBOX_PENDING = """
+SELECT id, topic, key, value FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+_OUTBOX_DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 
 
 class PostgresIngestStore:
-    """Ingest storage on one asyncpg connection (one writer, batches in sequence)."""
+    """Ingest storage and its outbox on one asyncpg connection (one writer, batches in sequence)."""
 
     def __init__(self, conn: asyncpg.Connection, topics: Topics, default_region: str = "BE"):
         self.conn = conn
@@ -89,18 +94,24 @@ class PostgresIngestStore:
 
     async def suppressions(self, keys: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], datetime]:
         """Anonymisation time of each suppressed (tenant, identity hash)."""
+        if not keys:
+            return {}
         tenants, hashes = zip(*keys, strict=True)
         rows = await self.conn.fetch(_SUPPRESSIONS, list(tenants), list(hashes))
         return {(r["tenant_id"], bytes(r["key_hash"])): r["anonymized_at"] for r in rows}
 
-    async def claim(self, events: list[tuple[str, UUID, Outcome]]) -> set[tuple[str, UUID]]:
+    async def claim(self, events: list[tuple[str, UUID, ClaimOutcome]]) -> set[tuple[str, UUID]]:
         """Insert event ids into the idempotency ledger; return the ones that were new."""
+        if not events:
+            return set()
         tenants, ids, outcomes = (list(c) for c in zip(*events, strict=True))
         rows = await self.conn.fetch(_CLAIM, tenants, ids, outcomes)
         return {(r["tenant_id"], r["event_id"]) for r in rows}
 
     async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
         """Live customers by (tenant, identity key), locked for this transaction."""
+        if not keys:
+            return {}
         tenants, identity_keys = (list(c) for c in zip(*sorted(keys), strict=True))
         rows = await self.conn.fetch(_LOAD, tenants, identity_keys)
         return {(r["tenant_id"], r["identity_key"]): _customer(r) for r in rows}
@@ -133,12 +144,19 @@ class PostgresIngestStore:
             )
             await self.conn.execute(_CONSENT, *(list(c) for c in cols))
         if changes.alerts:
+            keys, values = zip(*(alert_message(a) for a in changes.alerts), strict=True)
             await self.conn.execute(
-                _OUTBOX,
-                [self.topics.alerts] * len(changes.alerts),
-                [a.tenant_id.encode() for a in changes.alerts],
-                [a.model_dump_json().encode() for a in changes.alerts],
+                _OUTBOX, [self.topics.alerts] * len(keys), list(keys), list(values)
             )
+
+    async def pending(self, limit: int) -> list[OutboxRecord]:
+        """The oldest queued records, locked (``SKIP LOCKED``: another sender's are skipped)."""
+        rows = await self.conn.fetch(_OUTBOX_PENDING, limit)
+        return [OutboxRecord(r["id"], r["topic"], r["key"], r["value"]) for r in rows]
+
+    async def delete(self, ids: list[int]) -> None:
+        """Delete produced records from the outbox."""
+        await self.conn.execute(_OUTBOX_DELETE, ids)
 
 
 def _row(c: Customer) -> dict[str, Any]:

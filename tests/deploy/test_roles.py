@@ -61,7 +61,7 @@ async def ingest_as(url: str) -> tuple[int, int]:
         report = await process_batch(store, events[:250], secret=SECRET)
         report2 = await process_batch(store, events, secret=SECRET)  # with 250 duplicates
         assert report2.duplicates + report2.applied >= len(events) - 250
-        await outbox.flush(conn, send)
+        await outbox.flush(store, send)
         return report.applied + report2.applied, len(sent)
     finally:
         await conn.close()

@@ -1,7 +1,8 @@
 """Test doubles for the ingest unit tests: an in-memory ``IngestStore`` and an event factory.
 
 ``InMemoryIngestStore`` is a faithful twin of ``services.ingest.store.PostgresIngestStore``
-as far as ``services.ingest.ports.IngestStore`` promises:
+as far as ``services.ingest.ports.IngestStore`` and ``Outbox`` promise; both pass
+``tests/integration/test_store_contract.py``:
 
 - ``tenants`` creates unknown tenants with defaults (outside any transaction, like the real one);
 - every other call must run inside ``transaction()``; a transaction snapshots the whole state
@@ -9,7 +10,10 @@ as far as ``services.ingest.ports.IngestStore`` promises:
 - ``claim`` is the idempotency ledger keyed by (tenant, event id);
 - ``load`` returns copies of the *live* customers (anonymised ones have no identity any more);
 - ``save`` upserts customers by id, enforces the unique (tenant, identity_key) index and the
-  history / consent primary keys and foreign keys, appends history and consent and keeps alerts.
+  history / consent primary keys and foreign keys (raising ``UniqueViolation`` or
+  ``ForeignKeyViolation``, which the retry policy classes as PostgreSQL's own), appends history
+  and consent and queues alerts in the outbox;
+- ``pending`` and ``delete`` read and empty the outbox (``state.alerts`` decodes what waits).
 
 It also offers what the profile service would do around ingest (``record_suppression``,
 ``anonymize``) and a fault hook (``fail_next_save``) to prove rollbacks.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -26,15 +31,26 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from schemas.alerts import FlaggedBookingAlert
 from schemas.events import SiteEvent, site_event_adapter
 from services.common.crypto import keyed_hash
 from services.ingest.domain import ConsentStatement, Customer, HistoryEntry
-from services.ingest.ports import Changes, Outcome, TenantConfig
+from services.ingest.outbox import alert_message
+from services.ingest.ports import Changes, ClaimOutcome, OutboxRecord, TenantConfig
 
 
 class IntegrityError(Exception):
     """What PostgreSQL would raise for a broken unique, primary or foreign key."""
+
+
+class UniqueViolation(IntegrityError, asyncpg.UniqueViolationError):
+    """A broken unique index or primary key: transient for the retry policy, as in PostgreSQL."""
+
+
+class ForeignKeyViolation(IntegrityError, asyncpg.ForeignKeyViolationError):
+    """A row that refers to a missing tenant or customer: permanent, as in PostgreSQL."""
 
 
 class NotInTransactionError(RuntimeError):
@@ -48,9 +64,14 @@ class _State:
     anonymized: dict[tuple[str, UUID], datetime] = dataclasses.field(default_factory=dict)
     history: list[tuple[str, HistoryEntry]] = dataclasses.field(default_factory=list)
     consent: list[tuple[str, UUID, ConsentStatement]] = dataclasses.field(default_factory=list)
-    alerts: list[FlaggedBookingAlert] = dataclasses.field(default_factory=list)
-    processed: dict[tuple[str, UUID], Outcome] = dataclasses.field(default_factory=dict)
+    outbox: dict[int, OutboxRecord] = dataclasses.field(default_factory=dict)
+    processed: dict[tuple[str, UUID], ClaimOutcome] = dataclasses.field(default_factory=dict)
     suppressions: dict[tuple[str, bytes], datetime] = dataclasses.field(default_factory=dict)
+
+    @property
+    def alerts(self) -> list[FlaggedBookingAlert]:
+        """The alerts waiting in the outbox, oldest first."""
+        return [FlaggedBookingAlert.model_validate_json(r.value) for r in self.outbox.values()]
 
 
 class InMemoryIngestStore:
@@ -61,9 +82,12 @@ class InMemoryIngestStore:
         configs: dict[str, TenantConfig] | None = None,
         *,
         default_region: str = "BE",
+        alerts_topic: str = "contacts.alerts",
     ) -> None:
         self.configs: dict[str, TenantConfig] = dict(configs or {})
         self.default_region = default_region
+        self.alerts_topic = alerts_topic
+        self._outbox_ids = itertools.count(1)  # a sequence: a rollback does not take ids back
         self.state = _State()
         self.commits = 0
         self.rollbacks = 0
@@ -104,7 +128,7 @@ class InMemoryIngestStore:
         self._require_transaction()
         return {k: self.state.suppressions[k] for k in keys if k in self.state.suppressions}
 
-    async def claim(self, events: list[tuple[str, UUID, Outcome]]) -> set[tuple[str, UUID]]:
+    async def claim(self, events: list[tuple[str, UUID, ClaimOutcome]]) -> set[tuple[str, UUID]]:
         """Record event ids as processed; return those not processed before."""
         self._require_transaction()
         fresh: set[tuple[str, UUID]] = set()
@@ -132,10 +156,18 @@ class InMemoryIngestStore:
         self._require_transaction()
         s = self.state
         for customer in changes.customers:
+            if customer.tenant_id not in self.configs:
+                raise ForeignKeyViolation(f"customer of an unknown tenant {customer.tenant_id}")
             key = (customer.tenant_id, customer.identity_key)
             holder = s.live.get(key)
             if holder is not None and holder != customer.id:
-                raise IntegrityError(f"duplicate key customers_identity {key}")
+                raise UniqueViolation(f"duplicate key customers_identity {key}")
+            before = s.customers.get((customer.tenant_id, customer.id))
+            if before is not None and before.identity_key != customer.identity_key:
+                # the row's old identity is free again (anonymised rows hold none already)
+                old = (customer.tenant_id, before.identity_key)
+                if s.live.get(old) == customer.id:
+                    del s.live[old]
             s.customers[(customer.tenant_id, customer.id)] = copy.deepcopy(customer)
             s.live[key] = customer.id
         if self._save_error is not None:
@@ -145,20 +177,36 @@ class InMemoryIngestStore:
         known = {(t, h.event_id) for t, h in s.history}
         for tenant_id, entry in changes.history:
             if (tenant_id, entry.event_id) in known:
-                raise IntegrityError(f"duplicate history ({tenant_id}, {entry.event_id})")
+                raise UniqueViolation(f"duplicate history ({tenant_id}, {entry.event_id})")
             if (tenant_id, entry.customer_id) not in s.customers:
-                raise IntegrityError("history for an unknown customer")
+                raise ForeignKeyViolation("history for an unknown customer")
             known.add((tenant_id, entry.event_id))
             s.history.append((tenant_id, entry))
         ledger = {(t, st.event_id) for t, _, st in s.consent}
         for tenant_id, customer_id, statement in changes.consent:
             if (tenant_id, statement.event_id) in ledger:
-                raise IntegrityError(f"duplicate consent ({tenant_id}, {statement.event_id})")
+                raise UniqueViolation(f"duplicate consent ({tenant_id}, {statement.event_id})")
             if (tenant_id, customer_id) not in s.customers:
-                raise IntegrityError("consent for an unknown customer")
+                raise ForeignKeyViolation("consent for an unknown customer")
             ledger.add((tenant_id, statement.event_id))
             s.consent.append((tenant_id, customer_id, statement))
-        s.alerts.extend(changes.alerts)
+        for alert in changes.alerts:
+            key, value = alert_message(alert)
+            record = OutboxRecord(next(self._outbox_ids), self.alerts_topic, key, value)
+            s.outbox[record.id] = record
+
+    # -- the Outbox protocol ------------------------------------------------------------------
+
+    async def pending(self, limit: int) -> list[OutboxRecord]:
+        """At most ``limit`` queued records, oldest first."""
+        self._require_transaction()
+        return sorted(self.state.outbox.values(), key=lambda r: r.id)[:limit]
+
+    async def delete(self, ids: list[int]) -> None:
+        """Forget records that were produced."""
+        self._require_transaction()
+        for record_id in ids:
+            self.state.outbox.pop(record_id, None)
 
     # -- around ingest: what the profile service and the tests do -----------------------------
 

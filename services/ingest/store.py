@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from services.common.kafka import Topics
-from services.ingest.domain import ConsentStatement, Customer, TagState
+from services.ingest import rows
+from services.ingest.domain import Customer
 from services.ingest.outbox import alert_message
 from services.ingest.ports import Changes, ClaimOutcome, OutboxRecord, TenantConfig
 
@@ -37,19 +37,14 @@ JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, identity_key) USING (tenant_
 ORDER BY c.tenant_id, c.id
 FOR UPDATE OF c
 """
-_COLUMNS = """
-tenant_id text, id uuid, identity_key text, email text, phone text, first_name text,
-last_name text, language text, stamps jsonb, newsletter boolean, newsletter_at timestamptz,
-newsletter_source text, newsletter_event_id uuid, first_contact_at timestamptz,
-last_contact_at timestamptz, reservations int, completed int, no_shows int, cancellations int,
-forms int, tags text[], tag_meta jsonb, removed_tags text[], completion_marks timestamptz[]
-"""
-_NAMES = [line.split()[0] for line in _COLUMNS.replace("\n", " ").split(",")]
+_TYPED = ", ".join(f"{name} {sql}" for name, sql in rows.COLUMNS.items())
+_NAMES = list(rows.COLUMNS)
 _UPSERT = f"""
 INSERT INTO customers ({", ".join(_NAMES)})
-SELECT {", ".join(_NAMES)} FROM jsonb_to_recordset($1::jsonb) AS r({_COLUMNS})
+SELECT {", ".join(_NAMES)} FROM jsonb_to_recordset($1::jsonb) AS r({_TYPED})
 ON CONFLICT (tenant_id, id) DO UPDATE SET
-{", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES[2:])}, updated_at = now()
+{", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n not in ("tenant_id", "id"))},
+updated_at = now()
 """
 _HISTORY = """
 INSERT INTO history (tenant_id, event_id, customer_id, type, occurred_at, source, summary, data)
@@ -113,13 +108,13 @@ class PostgresIngestStore:
         if not keys:
             return {}
         tenants, identity_keys = (list(c) for c in zip(*sorted(keys), strict=True))
-        rows = await self.conn.fetch(_LOAD, tenants, identity_keys)
-        return {(r["tenant_id"], r["identity_key"]): _customer(r) for r in rows}
+        found = await self.conn.fetch(_LOAD, tenants, identity_keys)
+        return {(r["tenant_id"], r["identity_key"]): rows.from_row(r) for r in found}
 
     async def save(self, changes: Changes) -> None:
         """Write a batch's changes with one statement per table."""
         if changes.customers:
-            await self.conn.execute(_UPSERT, [_row(c) for c in changes.customers])
+            await self.conn.execute(_UPSERT, [rows.to_row(c) for c in changes.customers])
         if changes.history:
             cols = list(
                 zip(
@@ -157,67 +152,3 @@ class PostgresIngestStore:
     async def delete(self, ids: list[int]) -> None:
         """Delete produced records from the outbox."""
         await self.conn.execute(_OUTBOX_DELETE, ids)
-
-
-def _row(c: Customer) -> dict[str, Any]:
-    """One customer as a JSON object; orjson encodes datetimes and UUIDs natively (fast)."""
-    n = c.newsletter
-    return {
-        "tenant_id": c.tenant_id,
-        "id": c.id,
-        "identity_key": c.identity_key,
-        "email": c.email,
-        "phone": c.phone,
-        "first_name": c.first_name,
-        "last_name": c.last_name,
-        "language": c.language,
-        "stamps": c.stamps,
-        "newsletter": None if n is None else n.opt_in,
-        "newsletter_at": None if n is None else n.occurred_at,
-        "newsletter_source": None if n is None else n.source,
-        "newsletter_event_id": None if n is None else n.event_id,
-        "first_contact_at": c.first_contact_at,
-        "last_contact_at": c.last_contact_at,
-        "reservations": c.reservations,
-        "completed": c.completed,
-        "no_shows": c.no_shows,
-        "cancellations": c.cancellations,
-        "forms": c.forms,
-        "tags": list(c.tags),
-        "tag_meta": {k: {"origin": t.origin, "added_at": t.added_at} for k, t in c.tags.items()},
-        "removed_tags": sorted(c.removed_tags),
-        "completion_marks": c.completion_marks,
-    }
-
-
-def _customer(r: asyncpg.Record) -> Customer:
-    newsletter = None
-    if r["newsletter"] is not None:
-        newsletter = ConsentStatement(
-            r["newsletter"], r["newsletter_at"], r["newsletter_source"], r["newsletter_event_id"]
-        )
-    return Customer(
-        id=r["id"],
-        tenant_id=r["tenant_id"],
-        identity_key=r["identity_key"],
-        email=r["email"],
-        phone=r["phone"],
-        first_name=r["first_name"],
-        last_name=r["last_name"],
-        language=r["language"],
-        stamps={k: (datetime.fromisoformat(at), eid) for k, (at, eid) in r["stamps"].items()},
-        newsletter=newsletter,
-        first_contact_at=r["first_contact_at"],
-        last_contact_at=r["last_contact_at"],
-        reservations=r["reservations"],
-        completed=r["completed"],
-        no_shows=r["no_shows"],
-        cancellations=r["cancellations"],
-        forms=r["forms"],
-        tags={
-            code: TagState(meta["origin"], datetime.fromisoformat(meta["added_at"]))
-            for code, meta in r["tag_meta"].items()
-        },
-        removed_tags=frozenset(r["removed_tags"]),
-        completion_marks=tuple(r["completion_marks"]),
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +27,6 @@ from tests.services import (
 from tests.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-METRICS_URL: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +42,7 @@ async def env(
     prefix = f"m{uuid.uuid4().hex[:8]}."
     topics = await create_topics(stack.bootstrap, prefix)
     log = tmp_path_factory.mktemp("ingest") / "log"
-    port = free_port()
-    worker = IngestProcess(db_url, stack.bootstrap, prefix, log,
-                           CONTACTS_INGEST_METRICS_PORT=str(port))
-    METRICS_URL.append(f"http://127.0.0.1:{port}/metrics")
+    worker = IngestProcess(db_url, stack.bootstrap, prefix, log)
     worker.start()
     yield db_url, topics
     assert worker.stop() == 0, Path(worker.log_path).read_text()[-3000:]
@@ -228,21 +225,56 @@ async def test_two_tenants_sharing_an_email_stay_apart(
     assert by_tenant[a]["id"] != by_tenant[b]["id"]
 
 
-async def test_ingest_metrics_count_outcomes_dlq_and_lag(
-    stack: Stack, env: tuple[str, Topics]
-) -> None:
-    db_url, topics = env
-    tenant = _tenant()
-    good = event(tenant=tenant)
-    await produce(stack.bootstrap, topics.site_events,
-                  [event_bytes(good), (tenant.encode(), b"{broken")])
-    await wait_for(lambda: _has(db_url, tenant, good["event_id"]))
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(METRICS_URL[-1])).text
-    samples = {
+def _samples(text: str) -> dict[str, float]:
+    return {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
         for line in text.splitlines() if line.startswith("contacts_ingest_")
     }
-    assert samples['contacts_ingest_events_total{outcome="applied"}'] >= 1
-    assert samples['contacts_ingest_dlq_total{code="event.malformed"}'] >= 1
-    assert any(k.startswith("contacts_ingest_lag{") for k in samples)
+
+
+async def test_ingest_metrics_count_outcomes_dlq_and_lag(
+    stack: Stack, db_url: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A worker of its own, so every count is this test's events: three applied, two
+    duplicates, one malformed record dead-lettered (distinct counts, so no counter can pass
+    for another), and no lag left on their partition."""
+    topics = await create_topics(stack.bootstrap, topic_prefix)
+    port = free_port()
+    worker = IngestProcess(db_url, stack.bootstrap, topic_prefix, tmp_path / "log",
+                           CONTACTS_INGEST_METRICS_PORT=str(port))
+    worker.start()
+    try:
+        tenant = _tenant()
+        good = [event(tenant=tenant, at=i) for i in range(3)]
+        await produce(stack.bootstrap, topics.site_events,
+                      [*(event_bytes(d) for d in [*good, *good[:2]]),
+                       (tenant.encode(), b"{broken")])
+        dead = await _dlq_records_with_key(stack.bootstrap, topics.dlq, tenant.encode())
+        partition = int(dict(dead[0].headers)["source.partition"])
+        expected = {
+            'contacts_ingest_events_total{outcome="applied"}': 3.0,
+            'contacts_ingest_events_total{outcome="duplicate"}': 2.0,
+            'contacts_ingest_events_total{outcome="suppressed"}': 0.0,
+            'contacts_ingest_events_total{outcome="dead_lettered"}': 1.0,
+            'contacts_ingest_dlq_total{code="event.malformed"}': 1.0,
+            f'contacts_ingest_lag{{partition="{partition}"}}': 0.0,
+        }
+        samples: dict[str, float] = {}
+
+        async def counted() -> bool:
+            async with httpx.AsyncClient() as client:
+                text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            samples.clear()
+            samples.update(_samples(text))
+            return {k: samples.get(k) for k in expected} == expected
+
+        with contextlib.suppress(AssertionError):  # the assertion below says what differs
+            await wait_for(counted, timeout=30, every=0.5)
+        assert {k: samples.get(k) for k in expected} == expected, samples
+        assert [k for k in samples if k.startswith("contacts_ingest_dlq_total")] == [
+            'contacts_ingest_dlq_total{code="event.malformed"}']
+        assert [k for k in samples if k.startswith("contacts_ingest_lag")] == [
+            f'contacts_ingest_lag{{partition="{partition}"}}']
+        assert await _history_of(db_url, tenant) == 3
+    finally:
+        assert worker.stop() == 0, Path(worker.log_path).read_text()[-3000:]

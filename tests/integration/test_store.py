@@ -16,6 +16,7 @@ from services.common.kafka import Topics
 from services.ingest.handlers import process_batch
 from services.ingest.store import PostgresIngestStore
 from tests.builders import BASE, event
+from tests.expected import fold_all, stored_customers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 SECRET = "test-secret"
@@ -42,6 +43,15 @@ async def _counts(conn: asyncpg.Connection) -> dict[str, int]:
     return dict(row)
 
 
+async def _rows(conn: asyncpg.Connection) -> dict[str, list[dict[str, object]]]:
+    """Every row of every table ingest writes, all columns, in a stable order."""
+    tables = {"tenants": "tenant_id", "customers": "tenant_id, id",
+              "history": "tenant_id, event_id", "consent_ledger": "tenant_id, event_id",
+              "processed_events": "tenant_id, event_id", "outbox": "id"}
+    return {t: [dict(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY {order}")]
+            for t, order in tables.items()}
+
+
 async def test_replaying_a_batch_changes_nothing(store: PostgresIngestStore) -> None:
     batch = _events(
         event(at=0, contact={"newsletter_opt_in": True}),
@@ -49,13 +59,27 @@ async def test_replaying_a_batch_changes_nothing(store: PostgresIngestStore) -> 
         event(email="other@example.be", at=20),
     )
     first = await process_batch(store, batch, secret=SECRET)
-    before = await _counts(store.conn)
+    before = await _rows(store.conn)
     again = await process_batch(store, batch, secret=SECRET)
 
     assert (first.applied, first.created) == (3, 2)
     assert (again.applied, again.duplicates, again.created) == (0, 3, 0)
-    assert before == {"customers": 2, "history": 3, "consent": 1, "reservations": 2}
-    assert await _counts(store.conn) == before
+    # What the first run wrote is the expected result: the pure fold of the batch, every
+    # event in its customer's history, the one consent statement in the ledger.
+    assert await stored_customers(store.conn) == fold_all(batch)
+    ids = {r["identity_key"]: r["id"] for r in before["customers"]}
+    an, other = ids["email:an.peeters@example.be"], ids["email:other@example.be"]
+    assert [(h["event_id"], h["customer_id"], h["type"]) for h in before["history"]] == sorted(
+        [(batch[0].event_id, an, "reservation.created"),
+         (batch[1].event_id, an, "reservation.completed"),
+         (batch[2].event_id, other, "reservation.created")])
+    assert [(c["event_id"], c["customer_id"], c["opt_in"], c["occurred_at"], c["source"])
+            for c in before["consent_ledger"]] == [
+        (batch[0].event_id, an, True, batch[0].occurred_at, "booking-widget")]
+    assert {(p["event_id"], p["outcome"]) for p in before["processed_events"]} == {
+        (e.event_id, "applied") for e in batch}
+    # The replay changes no row: not a field, a stamp, a counter, a timestamp or an entry.
+    assert await _rows(store.conn) == before
 
 
 async def test_profile_round_trips_through_postgres(store: PostgresIngestStore) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -88,21 +89,25 @@ async def test_put_replaces_the_set_keeping_auto_origins(
 async def test_removed_auto_tag_is_not_re_added_by_ingest_until_staff_add_it(
     client: httpx.AsyncClient, h: dict[str, str], guest: str, owner: Any, seed: Seed
 ) -> None:
+    before = datetime.now(UTC)
     r = await client.put(f"{URL}/customers/{guest}/tags", json={"tags": ["vip"]}, headers=h)
+    after = datetime.now(UTC)
     assert r.json()["flags"] == []
-    assert await _tags(owner, guest) == (["vip"], await _meta(owner, guest), ["no_show"])
+    tags, meta, removed = await _tags(owner, guest)
+    # Stated independently: only the staff tag is left, manual, dated by the PUT; the auto
+    # no_show tag has no metadata any more and is remembered as removed.
+    assert (tags, removed) == (["vip"], ["no_show"])
+    added_at = meta.get("vip", {}).get("added_at")
+    assert added_at is not None and before <= datetime.fromisoformat(added_at) <= after
+    vip_meta = {"vip": {"origin": "manual", "added_at": added_at}}
+    assert meta == vip_meta
     await seed(event("reservation.no_show", at=20))  # ingest would tag no_show again
-    tags, _, removed = await _tags(owner, guest)
-    assert tags == ["vip"] and removed == ["no_show"]
+    assert await _tags(owner, guest) == (["vip"], vip_meta, ["no_show"])
     r = await client.put(f"{URL}/customers/{guest}/tags", json={"tags": ["vip", "no_show"]},
                          headers=h)
     assert [(t["code"], t["origin"]) for t in r.json()["tags"]] == [
         ("vip", "manual"), ("no_show", "manual")]
     assert (await _tags(owner, guest))[2] == []
-
-
-async def _meta(owner: Any, guest: str) -> dict[str, Any]:
-    return (await _tags(owner, guest))[1]
 
 
 async def test_custom_tags_are_accepted_and_unknown_codes_refused(

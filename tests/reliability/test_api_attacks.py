@@ -6,11 +6,13 @@ Extends tests/profile (test_auth, test_isolation, test_customer_list) without re
 
 from __future__ import annotations
 
-import inspect
+import hashlib
+import hmac
 import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from services.common.settings import Settings
 from services.export import jobs
 from services.export.runner import ExportRunner
 from services.profile import auth as auth_module
-from services.profile import tokens as tokens_module
+from services.profile.problems import Problem
 from services.profile.tokens import create_token, revoke_token
 from tests.profile.conftest import MakeToken, Seed, bearer, build_app
 from tests.profile.data import OTHER, T, venue_events
@@ -376,15 +378,102 @@ async def test_path_tricks_on_export_downloads_never_leave_the_export_folder(
 
 # -- tokens -------------------------------------------------------------------------------------
 
-async def test_token_comparison_is_by_hash_and_constant_time() -> None:
-    source = inspect.getsource(auth_module)
-    assert "hmac.compare_digest" in source
-    assert "token_hash(token)" in source
-    resolve = inspect.getsource(auth_module.Authenticator._resolve)
-    assert re.search(r"compare_digest\(bytes\(row\[\"token_hash\"\]\), digest\)", resolve)
-    assert not re.search(r"(token|dev_token|digest)\s*[!=]=", resolve)
-    assert "sha256" in inspect.getsource(tokens_module.token_hash)
-    assert "secrets.token_urlsafe(32)" in inspect.getsource(tokens_module.new_token)
+class _Recording:
+    """An asyncpg connection that notes every statement and its arguments."""
+
+    def __init__(self, conn: Any, sent: list[tuple[str, tuple[Any, ...]]]) -> None:
+        self._conn, self._sent = conn, sent
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._conn, name)
+        if name not in ("execute", "executemany", "fetch", "fetchrow", "fetchval", "prepare",
+                        "cursor", "copy_from_query"):
+            return attr
+
+        def noted(query: str, *args: Any, **kwargs: Any) -> Any:
+            self._sent.append((query, args))
+            return attr(query, *args, **kwargs)
+
+        return noted
+
+
+def _holds(value: Any, secret: str) -> bool:
+    """True when ``value`` (a statement argument) carries ``secret`` or its random part."""
+    text = value.decode(errors="replace") if isinstance(value, bytes | bytearray | memoryview) \
+        else str(value)
+    return secret in text or secret.removeprefix("ct_") in text
+
+
+async def test_tokens_are_looked_up_by_hash_and_compared_in_constant_time(
+    app: FastAPI, client: httpx.AsyncClient, owner: asyncpg.Connection, make_token: MakeToken,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a timing attack on a token would need is never there: the presented token never
+    reaches the database (only its sha256 does, so an index lookup cannot leak a prefix match
+    of the token), and every comparison of secret material is ``hmac.compare_digest``, whose
+    answer decides. Observed through the real app and database; no timing is measured."""
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    db = app.state.authenticator.db
+    connection = db.connection
+
+    @asynccontextmanager
+    async def recorded() -> AsyncIterator[Any]:
+        async with connection() as conn:
+            yield _Recording(conn, sent)
+
+    monkeypatch.setattr(db, "connection", recorded)
+    compared: list[tuple[bytes, bytes]] = []
+    verdict: list[bool] = []  # empty: the real answer; else this one
+    real_compare = hmac.compare_digest
+
+    def compare_digest(a: Any, b: Any) -> bool:
+        compared.append((bytes(a), bytes(b)))
+        return verdict[0] if verdict else real_compare(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", compare_digest)
+
+    tokens = [await make_token(T, "read") for _ in range(3)]
+    assert len(set(tokens)) == 3
+    assert all(re.fullmatch(r"ct_[A-Za-z0-9_-]{43}", t) for t in tokens)  # 32 random bytes
+    token = tokens[0]
+    digest = hashlib.sha256(token.encode()).digest()
+    stored = await owner.fetch("SELECT * FROM api_tokens")
+    assert digest in [bytes(r["token_hash"]) for r in stored]  # stored as its sha256 only
+    assert not any(_holds(v, t) for r in stored for v in r.values() for t in tokens)
+
+    # A genuine token: looked up by its digest, then digest against digest, constant time.
+    assert (await client.get(f"{BASE}/customers", headers=bearer(token))).status_code == 200
+    assert any(digest in args for _, args in sent), sent
+    assert (digest, digest) in compared, compared
+    # The same token, one character off at the end (what a prefix-timing attack would try):
+    # refused, and again only its digest went to the database.
+    near = token[:-1] + ("A" if token[-1] != "A" else "B")
+    sent.clear()
+    problem(await client.get(f"{BASE}/customers", headers=bearer(near)), 401)
+    assert any(hashlib.sha256(near.encode()).digest() in args for _, args in sent), sent
+    for presented in (token, near):
+        assert not any(_holds(query, presented) or any(_holds(a, presented) for a in args)
+                       for query, args in sent)
+    assert all(len(a) == len(b) == 32 for a, b in compared)  # digests, never token text
+
+    # compare_digest's answer is the verdict: when it says "different", the token is refused.
+    verdict.append(False)
+    problem(await client.get(f"{BASE}/customers", headers=bearer(token)), 401)
+
+    # The ops dev token (configuration, not the database) goes through compare_digest too.
+    dev = "ct_dev-" + "x" * 40
+    auth = auth_module.Authenticator(db, auth_module.FailureLimiter(1000), dev)
+    compared.clear()
+    with pytest.raises(Problem) as refused:
+        await auth.principal(dev, "192.0.2.1")
+    assert refused.value.status == 401
+    assert (dev.encode(), dev.encode()) in compared
+    verdict.clear()
+    assert (await auth.principal(dev, "192.0.2.1")).tenant_id == "*"
+    compared.clear()
+    with pytest.raises(Problem):
+        await auth.principal(dev[:-1] + "y", "192.0.2.1")
+    assert ((dev[:-1] + "y").encode(), dev.encode()) in compared
 
 
 @pytest.mark.parametrize("value", [

@@ -121,16 +121,53 @@ replacements = (
 )
 
 
+# Values a person could be identified by, shaped so that no rejection message contains them by
+# chance (an accented name, a full address, a long phone number): a message that holds one
+# echoed it. Each is offered as is, inside something invalid (a control character, a length
+# past the limit) and as the wrong JSON type.
+PERSONAL_KEYS = {"first_name", "last_name", "name", "email", "phone", "notes", "message",
+                 "subject", "reason", "note"}
+person_names = st.from_regex(r"[A-Z][a-z]{1,6}[éèëïöüçñ][a-z]{1,6}", fullmatch=True)
+person_emails = st.from_regex(r"[a-z]{3,8}\.[a-z]{3,8}[0-9]{2}@(@?)[a-z]{4,8}\.(be|nl|com)",
+                              fullmatch=True)
+person_phones = st.from_regex(r"(\+32 ?|0)4[0-9]{2}( ?[0-9]{2}){3}", fullmatch=True)
+person_texts = st.builds(lambda n, p: f"{n}, {p}", person_names, person_phones)
+personal = st.one_of(person_names, person_emails, person_phones, person_texts)
+
+
+@st.composite
+def personal_values(draw: st.DrawFn) -> tuple[str, Any]:
+    """A personal value and how it is placed: itself, made invalid, or as the wrong type."""
+    value = draw(personal)
+    shape = draw(st.sampled_from(["as is", "control", "too long", "list", "object"]))
+    if shape == "control":
+        cut = draw(st.integers(0, len(value)))
+        return value, value[:cut] + draw(control) + value[cut:]
+    if shape == "too long":
+        return value, value + " " + value * (9000 // len(value))
+    if shape == "list":
+        return value, [value]
+    if shape == "object":
+        return value, {"value": value}
+    return value, value
+
+
 @FUZZ
 @given(st.sampled_from(sorted(EVENT_TYPES)), st.data())
 def test_mutated_valid_events(kind: str, data: st.DataObject) -> None:
     doc = document(kind)
-    paths = _paths(doc)
+    paths = [*_paths(doc), ("data", "contact", "name")]
+    injected: list[str] = []  # the personal values placed in the document
     for _ in range(data.draw(st.integers(1, 4))):
         path = data.draw(st.sampled_from(paths))
+        personal_path = path[-1] in PERSONAL_KEYS
         try:
             if data.draw(st.booleans()) and isinstance(path[-1], str):
                 _set(doc, path, None, delete=True)
+            elif personal_path and data.draw(st.booleans()):
+                value, placed = data.draw(personal_values())
+                _set(doc, path, placed)
+                injected.append(value)
             else:
                 _set(doc, path, copy.deepcopy(data.draw(replacements)))  # no shared objects
         except (KeyError, IndexError, TypeError):
@@ -138,6 +175,9 @@ def test_mutated_valid_events(kind: str, data: st.DataObject) -> None:
     result = check(json.dumps(doc).encode())
     if "type" in doc and doc["type"] == kind:
         no_echo(result)
+    if isinstance(result, Rejection):  # whatever the type: only a type is ever shown
+        for value in injected:
+            assert value not in result.message, (value, result.message)
 
 
 @FUZZ

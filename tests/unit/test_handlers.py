@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,13 +14,12 @@ import pytest
 
 from schemas.events import SiteEvent
 from services.common.crypto import keyed_hash
-from services.ingest.domain import identify, new_customer
+from services.ingest.domain import Customer
 from services.ingest.handlers import BatchReport, process_batch
 from services.ingest.ports import Changes, IngestStore, TenantConfig
 from tests.unit.fakes import (
     InMemoryIngestStore,
     IntegrityError,
-    NotInTransactionError,
     make_event,
     minutes,
 )
@@ -48,36 +49,107 @@ def bo(type_: str = "reservation.created", **kwargs: Any) -> SiteEvent:
     return make_event(type_, contact=BO_CONTACT, **kwargs)
 
 
-# -- the fake itself: faithful where the handler relies on it ------------------------------------
+# -- the handler's use of the store port ---------------------------------------------------------
 
 
-async def test_fake_store_refuses_transactional_calls_outside_a_transaction() -> None:
-    store: IngestStore = InMemoryIngestStore()  # type-checks against the Protocol
+class Recording(InMemoryIngestStore):
+    """The in-memory store, noting each port call and whether a transaction was open."""
 
-    with pytest.raises(NotInTransactionError):
-        await store.claim([(TENANT, UUID(int=1), "applied")])
-    async with store.transaction():
-        assert await store.claim([(TENANT, UUID(int=1), "applied")]) == {(TENANT, UUID(int=1))}
-        assert await store.claim([(TENANT, UUID(int=1), "applied")]) == set()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[str, bool]] = []
+        self.open = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with super().transaction():
+            self.open = True
+            try:
+                yield
+            finally:
+                self.open = False
+
+    def _note(self, name: str) -> None:
+        self.calls.append((name, self.open))
+
+    async def tenants(self, tenant_ids: Iterable[str]) -> dict[str, TenantConfig]:
+        self._note("tenants")
+        return await super().tenants(tenant_ids)
+
+    async def suppressions(self, keys: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], datetime]:
+        self._note("suppressions")
+        return await super().suppressions(keys)
+
+    async def claim(self, events: list[tuple[str, UUID, Any]]) -> set[tuple[str, UUID]]:
+        self._note("claim")
+        return await super().claim(events)
+
+    async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
+        self._note("load")
+        return await super().load(keys)
+
+    async def save(self, changes: Changes) -> None:
+        self._note("save")
+        await super().save(changes)
 
 
-async def test_fake_store_keeps_one_live_customer_per_identity_and_rolls_back() -> None:
-    store = InMemoryIngestStore()
-    event = make_event()
-    identity = identify(event.data.contact, "BE")
-    assert identity is not None
-    one = new_customer(TENANT, identity, UUID(int=1))
-    two = new_customer(TENANT, identity, UUID(int=2))
-    async with store.transaction():
-        await store.save(Changes([one], [], [], []))
+async def test_handler_claims_loads_and_saves_inside_one_transaction_per_batch() -> None:
+    store = Recording()
+    port: IngestStore = store  # type-checks against the Protocol
+    batch = [make_event("reservation.created", at=0), bo("form.submitted", at=1)]
 
+    report = await process_batch(port, batch, secret=SECRET)
+    replay = await process_batch(port, batch, secret=SECRET)
+
+    assert (report.applied, replay.duplicates) == (2, 2)
+    # Only the tenant config is read outside; the idempotency claim and the writes are one
+    # atomic unit, so a crash between them can neither lose nor duplicate an event.
+    assert store.calls == [
+        ("tenants", False), ("suppressions", True), ("claim", True), ("load", True),
+        ("save", True),
+        ("tenants", False), ("suppressions", True), ("claim", True),
+    ]
+    assert (store.commits, store.rollbacks) == (2, 0)
+
+
+class LoseTheRace(InMemoryIngestStore):
+    """Another writer creates the customer between this batch's ``load`` and its ``save``
+    (two workers during a rebalance): the first ``load`` does not see it yet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raced = False
+
+    async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
+        if not self.raced:
+            self.raced = True
+            return {}
+        return await super().load(keys)
+
+
+async def test_a_lost_race_on_a_new_identity_rolls_back_and_the_retry_applies_once() -> None:
+    store = LoseTheRace()
+    await run(store, [make_event("reservation.created", at=0)])  # the other writer's batch
+    store.raced = False
+    an = store.customer(TENANT, AN)
+    assert an is not None
+    committed = copy.deepcopy(store.state)
+    late = make_event("reservation.completed", at=5)
+
+    # The unique identity index refuses a second live card; the handler does not swallow it,
+    # and its claim of the event is rolled back with everything else.
     with pytest.raises(IntegrityError):
-        async with store.transaction():
-            await store.claim([(TENANT, event.event_id, "applied")])
-            await store.save(Changes([two], [], [], []))
+        await run(store, [late])
+    assert store.state == committed
 
-    assert store.customers_of(TENANT) == [one]
-    assert store.state.processed == {}
+    retry = await run(store, [late])
+
+    assert (retry.applied, retry.created, retry.duplicates) == (1, 0, 0)
+    assert [c.id for c in store.customers_of(TENANT)] == [an.id]
+    again = store.customer(TENANT, AN)
+    assert again is not None and (again.reservations, again.completed) == (1, 1)
+    assert [h.event_id for h in store.history_of(TENANT, an.id)][-1] == late.event_id
+    assert store.state.processed[(TENANT, late.event_id)] == "applied"
 
 
 async def test_batch_applies_every_event_and_creates_one_customer_per_identity() -> None:

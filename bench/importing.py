@@ -24,16 +24,16 @@ from pathlib import Path
 
 import asyncpg
 
-import schemas.csv_import as csv_import
+import services.profile.csvimport as csv_import
 from bench.infra import BenchStack, fresh_database
 from bench.report import Row, Section
-from schemas.csv_import import CsvImport
 from schemas.normalize import normalize_email, normalize_phone
 from services.common import tenants
 from services.common.db import role_dsn
 from services.common.kafka import Topics, ensure_topics
 from services.demo import DOMAINS, FIRST, LAST, MOBILE
 from services.profile.commands import Publisher
+from services.profile.csvimport import CsvImport
 from services.profile.data import tags
 from services.profile.db import Database
 from services.profile.importing import Report, run_import, spool

@@ -1,4 +1,5 @@
-"""The export's COPY query: contract section 6's columns, formula cells neutralised in SQL.
+"""The export's COPY query: contract section 6's columns (schemas.customer_csv.HEADER),
+formula cells neutralised in SQL.
 
 Every free-text cell goes through ``csv_safe`` (a leading quote before = + - @ tab CR); the phone
 through ``csv_phone``: ``+32 485279599``, text with its + in a spreadsheet, no quote, read back
@@ -10,12 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.segments import SegmentFilters, segment_where
-
-HEADER = [
-    "customer_id", "first_name", "last_name", "email", "phone", "language",
-    "newsletter_opt_in", "tags", "first_contact_at", "last_contact_at", "reservations",
-    "no_shows",
-]
 
 
 def _iso(column: str) -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import asyncpg
 
+from schemas.customer_csv import HEADER
 from services.common.segments import SegmentFilters
-from services.export.csvquery import HEADER, export_query
+from services.export.csvquery import export_query
 
 BOM = "\ufeff".encode()
 

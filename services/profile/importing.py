@@ -17,8 +17,8 @@ from typing import IO, Any, Literal
 import asyncpg
 import orjson
 
-from schemas.csv_import import CsvImport, ImportRow, RowError, to_event
 from services.profile.commands import Publisher
+from services.profile.csvimport import CsvImport, ImportRow, RowError, to_event
 from services.profile.data import customers
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024

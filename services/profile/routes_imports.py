@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-from schemas.csv_import import CsvImport, ImportFileError, template_csv
+from schemas.customer_csv import template_csv
 from services.common import tenants
 from services.common.kafka import Topics
 from services.profile.auth import Principal, require
 from services.profile.commands import Publisher
+from services.profile.csvimport import CsvImport, ImportFileError
 from services.profile.data import imports, tags
 from services.profile.deps import AppSettings, Db, TenantId
 from services.profile.importing import MAX_IMPORT_BYTES, Report, TooLarge, run_import, spool

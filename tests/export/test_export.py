@@ -9,10 +9,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from schemas.customer_csv import HEADER
 from services.common.db import role_dsn
 from services.common.segments import SegmentFilters, segment_where
 from services.export import jobs
-from services.export.csvquery import HEADER
 from services.export.runner import ExportRunner, export_path
 from tests.builders import event
 from tests.export.helpers import TENANT, run_export, seed

@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from schemas.csv_import import TEMPLATE_HEADER
+from schemas.customer_csv import HEADER as TEMPLATE_HEADER
 from schemas.normalize import normalize_phone
 from services.common.db import role_dsn
 from services.common.settings import Settings

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.csv_import import TEMPLATE_HEADER, CsvImport, ImportFileError, ImportRow, RowError
+from schemas.customer_csv import HEADER as TEMPLATE_HEADER
 from schemas.tags import BUILTIN_TAGS
+from services.profile.csvimport import CsvImport, ImportFileError, ImportRow, RowError
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FILE_CODES = {"file.empty", "file.not_csv", "file.header", "file.no_identity_column",

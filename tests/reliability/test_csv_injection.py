@@ -20,11 +20,11 @@ import asyncpg
 import httpx
 import pytest
 
-from schemas.csv_import import CsvImport, ImportRow
 from schemas.tags import BUILTIN_TAGS
 from services.common.db import role_dsn
 from services.common.settings import Settings
 from services.export.runner import ExportRunner
+from services.profile.csvimport import CsvImport, ImportRow
 from tests.builders import event
 from tests.profile.conftest import MakeToken, Seed, bearer
 from tests.stack import Stack

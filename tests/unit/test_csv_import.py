@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
-import schemas.csv_import as csv_import
-from schemas.csv_import import (
-    TEMPLATE_HEADER,
+import services.profile.csvimport as csv_import
+from schemas.customer_csv import HEADER as TEMPLATE_HEADER
+from schemas.customer_csv import template_csv
+from schemas.events import ImportEvent, site_event_adapter
+from schemas.tags import BUILTIN_TAGS
+from services.profile.csvimport import (
     CsvImport,
     ImportFileError,
     ImportRow,
@@ -23,11 +26,8 @@ from schemas.csv_import import (
     detect_delimiter,
     open_text,
     parse,
-    template_csv,
     to_event,
 )
-from schemas.events import ImportEvent, site_event_adapter
-from schemas.tags import BUILTIN_TAGS
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TAGS = set(BUILTIN_TAGS) | {"wine_club", "terrace"}  # ten codes

@@ -14,9 +14,9 @@ from typing import Any, cast
 import asyncpg
 import pytest
 
-from schemas.csv_import import CsvImport, ImportFileError, RowError, parse
 from services.profile import importing
 from services.profile.commands import Publisher
+from services.profile.csvimport import CsvImport, ImportFileError, RowError, parse
 from services.profile.importing import CHUNK, run_import
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

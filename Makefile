@@ -33,6 +33,10 @@ run: $(RUNTIME)
 test: $(DEV) $(SYSTEM)
 	$(PY) -m pytest
 
+# The inner loop: the unit and integration rings, two processes (each starts its own stack).
+test-fast: $(DEV) $(SYSTEM)
+	$(PY) -m pytest -n 2 tests/unit tests/integration
+
 lint: $(DEV)
 	$(VENV)/bin/ruff check schemas services bench tests
 	$(VENV)/bin/mypy schemas services bench

@@ -10,11 +10,10 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from services.common.db import migrate
+from services.common.db import migrate, with_database
 from services.common.infra import EmbeddedPostgres, TansuBroker, free_port
 
 
@@ -43,11 +42,6 @@ def start_stack() -> Iterator[BenchStack]:
         broker.stop()
         pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL, another database."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 async def fresh_database(admin_url: str, name: str, *, migrated: bool = True) -> str:

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from services.common.db import migrate
-from tests.stack import Stack, start_stack
+from services.common.db import migrate, with_database
+from tests.support.stack import Stack, start_stack
+
+# The profile API fixtures (app, client, owner, seed, settings, make_token) for every ring.
+pytest_plugins = ["tests.support.api"]
 
 TEMPLATE = "contacts_template"
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL, another database."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")

@@ -21,14 +21,24 @@ _LOCK_KEY = 0x636F6E74  # advisory lock: one migrator at a time
 API_ROLE = "contacts_api"
 
 
+def with_role(dsn: str, role: str, password: str = "") -> str:
+    """The same server and database as ``dsn``, logging in as ``role``."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(role)}:{quote(password)}@{host}"))
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server and login as ``dsn``, another database."""
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
 def role_dsn(dsn: str, role: str = API_ROLE) -> str:
     """The same server and database as ``dsn``, logging in as ``role`` with no password.
 
     For trust / peer setups (the embedded server); elsewhere set CONTACTS_API_DATABASE_URL.
     """
-    parts = urlsplit(dsn)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{quote(role)}:@{host}"))
+    return with_role(dsn, role)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

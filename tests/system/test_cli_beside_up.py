@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.up import Up, cli
+from tests.support.up import Up, cli
 
 pytestmark = pytest.mark.slow
 TENANT = "brasserie-leopold"

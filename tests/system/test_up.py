@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.system.up import Up, cli, stack_processes, wait_no_processes
+from tests.support.up import Up, cli, stack_processes, wait_no_processes
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from services.ingest.domain import (
     identify,
     new_customer,
 )
-from tests.unit.fakes import BASE, make_event, minutes
+from tests.support.fakes import BASE, make_event, minutes
 
 TENANT = "brasserie-leopold"
 CUSTOMER_ID = UUID("00000000-0000-4000-8000-000000000001")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from schemas.events import SiteEvent, site_event_adapter
 from services.ingest.domain import Customer, apply, identify, new_customer
 from services.ingest.handlers import process_batch
-from tests.unit.fakes import BASE, InMemoryIngestStore
+from tests.support.fakes import BASE, InMemoryIngestStore
 
 SECRET = "property-secret"
 TENANTS = ["venue-a", "venue-b"]

@@ -17,7 +17,7 @@ from services.common.crypto import keyed_hash
 from services.ingest.domain import Customer
 from services.ingest.handlers import BatchReport, process_batch
 from services.ingest.ports import Changes, IngestStore, TenantConfig
-from tests.unit.fakes import (
+from tests.support.fakes import (
     InMemoryIngestStore,
     IntegrityError,
     make_event,

@@ -1,1 +1,0 @@
-"""Deployment files: image, compose, Kubernetes manifests, database roles."""

@@ -10,11 +10,12 @@ from fastapi import Depends, Header, Path, Query, Request
 
 from schemas.events import TENANT_PATTERN
 from services.common.settings import Settings
+from services.profile import models, views
 from services.profile.auth import Principal, require
-from services.profile.data import customers
+from services.profile.data import customers, tags
 from services.profile.db import Database
 from services.profile.problems import Problem
-from services.profile.tagging import pick_language
+from services.profile.tagging import pick_language, vocabulary
 
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="the venue's tenant id")]
 CustomerId = Annotated[uuid.UUID, Path(description="the customer's id")]
@@ -57,3 +58,12 @@ async def customer_or_404(
     if row is None:
         raise Problem(404, "no such customer")
     return row
+
+
+async def card_or_404(
+    conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, language: str
+) -> tuple[asyncpg.Record, models.CustomerCard]:
+    """The customer's row and card (tag labels in ``language``); a 404 problem if none."""
+    row = await customer_or_404(conn, tenant, customer_id)
+    vocab = vocabulary(await tags.custom(conn, tenant))
+    return row, views.card(row, vocab, language)

@@ -41,8 +41,8 @@ class CustomerTag(BaseModel):
     added_at: datetime | None
 
 
-class CustomerSummary(BaseModel):
-    """One row of the customer list."""
+class _Person(BaseModel):
+    """Who a customer is: the fields the list and the card both show first."""
 
     id: uuid.UUID
     first_name: str | None
@@ -50,6 +50,11 @@ class CustomerSummary(BaseModel):
     email: str | None
     phone: str | None
     language: str | None
+
+
+class CustomerSummary(_Person):
+    """One row of the customer list."""
+
     newsletter: bool | None
     tags: list[str]
     flags: list[str]
@@ -67,15 +72,9 @@ class CustomerPage(BaseModel):
     total: int | None = None
 
 
-class CustomerCard(BaseModel):
+class CustomerCard(_Person):
     """Everything staff see about one customer."""
 
-    id: uuid.UUID
-    first_name: str | None
-    last_name: str | None
-    email: str | None
-    phone: str | None
-    language: str | None
     newsletter: Newsletter
     tags: list[CustomerTag]
     first_contact_at: datetime | None

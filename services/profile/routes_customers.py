@@ -15,7 +15,7 @@ from services.common import tenants
 from services.common.segments import SegmentFilters
 from services.profile import models, views
 from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.data import customers, history, tags
+from services.profile.data import customers, history
 from services.profile.deps import (
     AppSettings,
     CustomerId,
@@ -23,10 +23,10 @@ from services.profile.deps import (
     Language,
     Reader,
     TenantId,
+    card_or_404,
     customer_or_404,
 )
 from services.profile.problems import Problem, problem_responses
-from services.profile.tagging import vocabulary
 
 router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["customers"])
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -126,9 +126,8 @@ async def get_customer(
 ) -> models.CustomerCard:
     """Names, contact, consent, tags (labelled), dates, counters and flags of one customer."""
     async with db.tenant(tenant) as conn:
-        row = await customer_or_404(conn, tenant, customer_id)
-        vocab = vocabulary(await tags.custom(conn, tenant))
-    return views.card(row, vocab, lang)
+        card = (await card_or_404(conn, tenant, customer_id, lang))[1]
+    return card
 
 
 @router.get("/customers/{customer_id}/history", response_model=models.HistoryPage,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from services.common.suppression import suppression_hashes
-from services.profile import models, views
-from services.profile.data import consent, customers, history, suppressions, tags
+from services.profile import models
+from services.profile.data import consent, customers, history, suppressions
 from services.profile.deps import (
     AppSettings,
     CustomerId,
@@ -16,10 +16,10 @@ from services.profile.deps import (
     Gdpr,
     Language,
     TenantId,
+    card_or_404,
     customer_or_404,
 )
 from services.profile.problems import problem_responses
-from services.profile.tagging import vocabulary
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/customers/{customer_id}", tags=["gdpr"])
 _ERRORS = problem_responses(401, 403, 404, 422, 429, 503)
@@ -53,14 +53,13 @@ async def data_export(
 ) -> models.DataExport:
     """The card, the full history with data, the consent ledger and the raw tag state."""
     async with db.tenant(tenant) as conn:
-        row = await customer_or_404(conn, tenant, customer_id)
-        vocab = vocabulary(await tags.custom(conn, tenant))
+        row, card = await card_or_404(conn, tenant, customer_id, lang)
         entries = await history.everything(conn, tenant, customer_id)
         statements = await consent.ledger(conn, tenant, customer_id)
     return models.DataExport(
         exported_at=datetime.now(UTC),
         tenant_id=tenant,
-        customer=views.card(row, vocab, lang),
+        customer=card,
         history=[models.HistoryEntryFull(**dict(r)) for r in entries],
         consent=[models.ConsentStatement(**dict(r)) for r in statements],
         tags=models.TagState(tags=list(row["tags"]), tag_meta=row["tag_meta"],

@@ -4,6 +4,7 @@ a fresh migrated database; seeding through the real ingest."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -44,10 +45,11 @@ async def owner(db_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def settings(db_url: str, stack: Stack) -> Settings:
-    """Settings of the app under test."""
+def settings(db_url: str, stack: Stack, tmp_path: Path, topic_prefix: str) -> Settings:
+    """Settings of the app under test: the test's own database, topics and export folder."""
     return Settings(database_url=db_url, secret=SECRET, kafka_bootstrap=stack.bootstrap,
-                    dev_token=None, auth_failures_per_minute=1000)
+                    topic_prefix=topic_prefix, export_dir=tmp_path / "exports", dev_token=None,
+                    auth_failures_per_minute=1000)
 
 
 def build_app(settings: Settings, db_url: str) -> FastAPI:

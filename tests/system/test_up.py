@@ -61,13 +61,18 @@ def token_works(up: Up, token: str) -> bool:
         return False
 
 
+def running_with_a_token(runs: list[Up], data: Path) -> tuple[Up, str]:
+    """A started `up` on ``data`` and a token stored in its database."""
+    first = new_up(runs, data).start()
+    first.wait_up()
+    return first, create_token(first)
+
+
 def test_sigkill_of_up_leaves_nothing_and_the_next_start_works(
     runs: list[Up], tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    first = new_up(runs, data).start()
-    first.wait_up()
-    token = create_token(first)
+    first, token = running_with_a_token(runs, data)
     assert len(stack_processes(data, first.ports["broker"])) >= 6  # up, watchdog, 3, broker, pg
 
     first.signal(signal.SIGKILL)
@@ -86,9 +91,7 @@ def test_sigkill_of_every_process_at_once_then_a_start_with_the_data_intact(
     runs: list[Up], tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    first = new_up(runs, data).start()
-    first.wait_up()
-    token = create_token(first)
+    first, token = running_with_a_token(runs, data)
     everything = stack_processes(data, first.ports["broker"])
     assert any(p.name() == "postgres" for p in everything)
     for proc in everything:  # as after a power loss: nobody gets to clean up

@@ -30,7 +30,6 @@ from services.profile import auth as auth_module
 from services.profile.problems import Problem
 from services.profile.tokens import create_token, revoke_token
 from tests.support.api import MakeToken, Seed, bearer, build_app
-from tests.support.stack import Stack
 from tests.support.venues import OTHER, T, venue_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -38,14 +37,6 @@ BASE = f"/v1/tenants/{T}"
 PROBLEM = "application/problem+json"
 TABLES = ["tenants", "customers", "history", "consent_ledger", "suppressions",
           "processed_events", "tenant_tags", "api_tokens", "exports", "imports"]
-
-
-@pytest.fixture
-def settings(db_url: str, stack: Stack, tmp_path: Path) -> Settings:
-    """The profile settings with this test's own export folder and topics."""
-    return Settings(database_url=db_url, secret="test-secret", kafka_bootstrap=stack.bootstrap,
-                    topic_prefix=f"r{uuid.uuid4().hex[:8]}.", export_dir=tmp_path / "exports",
-                    dev_token=None, auth_failures_per_minute=1000)
 
 
 @pytest.fixture

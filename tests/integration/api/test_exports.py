@@ -24,14 +24,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest.fixture
-def settings(db_url: str, stack: Stack, tmp_path: Path) -> Settings:
-    """Settings with the test's own topics and export folder."""
-    return Settings(database_url=db_url, secret="test-secret", kafka_bootstrap=stack.bootstrap,
-                    topic_prefix=f"x{uuid.uuid4().hex[:8]}.", export_dir=tmp_path / "exports",
-                    auth_failures_per_minute=1000)
-
-
-@pytest.fixture
 async def headers(seed: Seed, make_token: MakeToken) -> dict[str, str]:
     await seed(*venue_events())
     return bearer(await make_token(T, "read", "export"))

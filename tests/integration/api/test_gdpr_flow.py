@@ -8,7 +8,6 @@ whole flow; an older event about the same person arriving afterwards is suppress
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ import httpx
 import pytest
 import structlog
 
-from services.common.db import role_dsn
 from services.common.settings import Settings
-from services.export.runner import ExportRunner
 from tests.support.api import MakeToken, bearer
+from tests.support.exports import export_via_api
 from tests.support.gdpr import EMAIL, PHONE, SECRETS, person_event, person_events, pg_dump, scan
 from tests.support.processes import IngestProcess, create_topics, event_bytes, produce, wait_for
 from tests.support.stack import Stack
@@ -30,13 +28,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 T = "brasserie-leopold"
 BASE = f"/v1/tenants/{T}"
 TEST_SIDE = ("httpx", "httpcore", "aiokafka")
-
-
-@pytest.fixture
-def settings(db_url: str, stack: Stack, tmp_path: Path, topic_prefix: str) -> Settings:
-    return Settings(database_url=db_url, secret="test-secret", kafka_bootstrap=stack.bootstrap,
-                    topic_prefix=topic_prefix, export_dir=tmp_path / "exports", dev_token=None,
-                    auth_failures_per_minute=1000)
 
 
 @pytest.fixture
@@ -52,18 +43,6 @@ def _person_events() -> list[dict[str, Any]]:
 
 def _leaks(text: str) -> list[str]:
     return [s for s in SECRETS if s.lower() in text.lower()]
-
-
-async def _export(client: httpx.AsyncClient, headers: dict[str, str], settings: Settings,
-                  db_url: str) -> bytes:
-    r = await client.post(f"{BASE}/exports", json={}, headers=headers)
-    assert r.status_code == 202, r.text
-    export_id = uuid.UUID(r.json()["export_id"])
-    runner = ExportRunner(db_url, role_dsn(db_url), Path(settings.exports_path))
-    assert await runner.run(export_id) == "done"
-    r = await client.get(f"{BASE}/exports/{export_id}/download", headers=headers)
-    assert r.status_code == 200
-    return r.content
 
 
 async def test_after_erasure_nothing_of_the_person_remains_anywhere(
@@ -96,7 +75,7 @@ async def test_after_erasure_nothing_of_the_person_remains_anywhere(
         assert (await client.get(f"{BASE}/customers/{person}/data-export",
                                  headers=headers)).status_code == 200
         await client.get(f"{BASE}/customers", params={"q": "Zorglub"}, headers=headers)
-        before = await _export(client, headers, settings, db_url)
+        before = await export_via_api(client, headers, settings, db_url)
         assert _leaks(before.decode())  # the check below can see the person
 
         r = await client.post(f"{BASE}/customers/{person}/anonymize", headers=headers)
@@ -112,7 +91,7 @@ async def test_after_erasure_nothing_of_the_person_remains_anywhere(
                 late["event_id"]))
 
         await wait_for(suppressed, timeout=60)
-        after = await _export(client, headers, settings, db_url)
+        after = await export_via_api(client, headers, settings, db_url)
         assert b"someone.else@example.be" in after
         assert _leaks(after.decode()) == []
         lookup = await client.get(f"{BASE}/customer-lookup", params={"email": EMAIL},

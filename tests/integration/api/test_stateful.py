@@ -17,7 +17,6 @@ import re
 import uuid
 import warnings
 from collections import Counter
-from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
@@ -183,14 +182,6 @@ def test_every_operation_documents_the_errors_it_can_answer() -> None:
                 assert {"401", "403", "422", "429", "503"} <= documented, (method, path)
             if op.get("requestBody"):
                 assert {"400", "413"} <= documented, (method, path)
-
-
-@pytest.fixture
-def settings(db_url: str, stack: Stack, tmp_path: Path) -> Settings:
-    """The app's settings: its own topics and export folder."""
-    return Settings(database_url=db_url, secret=SECRET, kafka_bootstrap=stack.bootstrap,
-                    topic_prefix=f"s{uuid.uuid4().hex[:8]}.", export_dir=tmp_path / "exports",
-                    dev_token=None, auth_failures_per_minute=1000)
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -11,23 +11,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
 from schemas.tags import BUILTIN_TAGS
-from services.common.db import role_dsn
 from services.common.settings import Settings
-from services.export.runner import ExportRunner
 from services.profile.csvimport import CsvImport, ImportRow
 from tests.support.api import MakeToken, Seed, bearer
 from tests.support.builders import event
-from tests.support.stack import Stack
+from tests.support.exports import export_via_api
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 T = "brasserie-leopold"
@@ -42,25 +37,6 @@ HOSTILE = [  # (first_name, last_name, email)
     ("=1;=2", "O'Neil, \"Jr\"\n=2", "semi@example.be"),
     ("Normal", "Name", "normal@example.be"),
 ]
-
-
-@pytest.fixture
-def settings(db_url: str, stack: Stack, tmp_path: Path) -> Settings:
-    return Settings(database_url=db_url, secret="test-secret", kafka_bootstrap=stack.bootstrap,
-                    topic_prefix=f"r{uuid.uuid4().hex[:8]}.", export_dir=tmp_path / "exports",
-                    dev_token=None, auth_failures_per_minute=1000)
-
-
-async def _export_and_download(client: httpx.AsyncClient, headers: dict[str, str],
-                               settings: Settings, db_url: str, **options: Any) -> bytes:
-    r = await client.post(f"{BASE}/exports", json=options, headers=headers)
-    assert r.status_code == 202, r.text
-    export_id = uuid.UUID(r.json()["export_id"])
-    runner = ExportRunner(db_url, role_dsn(db_url), Path(settings.exports_path))
-    assert await runner.run(export_id) == "done"
-    r = await client.get(f"{BASE}/exports/{export_id}/download", headers=headers)
-    assert r.status_code == 200
-    return r.content
 
 
 def _cells(raw: bytes, delimiter: str) -> list[dict[str, str]]:
@@ -86,7 +62,7 @@ async def test_formula_cells_are_neutralised_and_reimport_gives_back_the_origina
     stored = {r["email"]: (r["first_name"], r["last_name"]) for r in await owner.fetch(
         "SELECT email, first_name, last_name FROM customers")}
     assert len(stored) == len(HOSTILE)
-    raw = await _export_and_download(client, headers, settings, db_url,
+    raw = await export_via_api(client, headers, settings, db_url,
                                      delimiter=delimiter, bom=bom)
     rows = _cells(raw, delimiter)
     assert len(rows) == len(HOSTILE)
@@ -127,7 +103,7 @@ async def test_values_starting_with_a_quote_survive_the_round_trip(
 ) -> None:
     await _seed_hostile(seed, [("'=quoted", "'+x", "quote@example.be")])
     headers = bearer(await make_token(T, "read", "export", "import"))
-    raw = await _export_and_download(client, headers, settings, db_url)
+    raw = await export_via_api(client, headers, settings, db_url)
     r = await client.post(f"{BASE}/imports", params={"dry_run": "true"}, content=raw,
                           headers={**headers, "content-type": "text/csv"})
     report = r.json()

@@ -152,18 +152,24 @@ def flipped(data: bytearray) -> bytearray:
     return data
 
 
-async def produce_raw(bootstrap: str, topic: str, partition: int, data: bytes) -> int:
-    """Send one record batch as is; the base offset the broker gave it."""
+async def to_leader(bootstrap: str, topic: str, partition: int, request: Any) -> Any:
+    """Send a raw protocol request to the partition's leader; its response."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap)
     await client.bootstrap()
     try:
         await client.force_metadata_update()
         leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
-        response = await client.send(
-            leader, ProduceRequest(None, -1, 10_000, [(topic, [(partition, data)])])
-        )
+        return await client.send(leader, request)
     finally:
         await client.close()
+
+
+async def produce_raw(bootstrap: str, topic: str, partition: int, data: bytes) -> int:
+    """Send one record batch as is; the base offset the broker gave it."""
+    response = await to_leader(
+        bootstrap, topic, partition,
+        ProduceRequest(None, -1, 10_000, [(topic, [(partition, data)])]),
+    )
     ((_, ((_, error, offset, *_),)),) = response.topics
     assert error == 0, f"broker refused the batch: error {error}"
     return int(offset)
@@ -171,16 +177,10 @@ async def produce_raw(bootstrap: str, topic: str, partition: int, data: bytes) -
 
 async def fetch_raw(bootstrap: str, topic: str, partition: int, offset: int) -> bytes:
     """The record batches the broker serves from ``offset``, undecoded."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap)
-    await client.bootstrap()
-    try:
-        await client.force_metadata_update()
-        leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
-        response = await client.send(
-            leader, FetchRequest(100, 1, 1 << 20, 0, [(topic, [(partition, offset, 1 << 20)])])
-        )
-    finally:
-        await client.close()
+    response = await to_leader(
+        bootstrap, topic, partition,
+        FetchRequest(100, 1, 1 << 20, 0, [(topic, [(partition, offset, 1 << 20)])]),
+    )
     ((_, ((_, error, _, *data),)),) = response.topics
     assert error == 0, f"fetch error {error}"
     return bytes(data[-1])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
-from services.common.db import migrate, with_database
+from services.common.db import fetch_once, migrate, with_database
 from services.common.infra import EmbeddedPostgres, TansuBroker, free_port
 
 
@@ -60,11 +60,8 @@ async def fresh_database(admin_url: str, name: str, *, migrated: bool = True) ->
 
 async def server_version(url: str) -> str:
     """PostgreSQL's version string, short form."""
-    conn = await asyncpg.connect(url)
-    try:
-        return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
+    row = await fetch_once(url, "SHOW server_version")
+    return str(row[0]) if row else "unknown"
 
 
 def machine(pg_version: str) -> dict[str, str]:

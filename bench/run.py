@@ -8,12 +8,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
-
 from bench import data, ingest, sampling, writes
 from bench.consume import consume_only
 from bench.infra import BenchStack, fresh_database, server_version
 from bench.process import IngestProcess
+from services.common.db import fetch_once
 from services.demo import generate
 
 PREFIX = "bench."
@@ -60,11 +59,8 @@ def say(n: Numbers, message: str) -> None:
 
 
 async def _count(url: str) -> int:
-    conn = await asyncpg.connect(url)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM processed_events"))
-    finally:
-        await conn.close()
+    row = await fetch_once(url, "SELECT count(*) FROM processed_events")
+    return int(row[0]) if row else 0
 
 
 async def run(stack: BenchStack, opts: Options) -> Numbers:

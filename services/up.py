@@ -24,7 +24,7 @@ from types import FrameType
 
 import structlog
 
-from services.common.db import connect, migrate
+from services.common.db import fetch_once, migrate
 from services.common.infra import EmbeddedPostgres, TansuBroker, stop_postgres
 from services.common.kafka import Topics, ensure_topics
 from services.common.retry import TRANSIENT
@@ -347,11 +347,7 @@ async def _status(dsn: str, stop: asyncio.Event) -> None:
     while not stop.is_set():
         await asyncio.sleep(3)
         try:
-            conn = await connect(dsn)
-            try:
-                row = await conn.fetchrow(_STATUS)
-            finally:
-                await conn.close()
+            row = await fetch_once(dsn, _STATUS)
         except TRANSIENT as exc:
             print(f"status: database unreachable ({type(exc).__name__})", flush=True)
             continue

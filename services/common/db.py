@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -68,6 +69,15 @@ async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
+
+
+async def fetch_once(dsn: str, sql: str, *args: Any) -> asyncpg.Record | None:
+    """The first row of one statement, on a connection of its own (status lines, checks)."""
+    conn = await connect(dsn)
+    try:
+        return await conn.fetchrow(sql, *args)
+    finally:
+        await conn.close()
 
 
 def migrations_dir() -> Path:

@@ -14,7 +14,7 @@ from services.profile import models, views
 from services.profile.auth import Principal, require
 from services.profile.data import customers, tags
 from services.profile.db import Database
-from services.profile.problems import Problem
+from services.profile.problems import found
 from services.profile.tagging import pick_language, vocabulary
 
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="the venue's tenant id")]
@@ -54,10 +54,8 @@ async def customer_or_404(
     conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record:
     """The customer's row in this tenant's transaction; a 404 problem when there is none."""
-    row = await customers.get(conn, tenant, customer_id, for_update=for_update)
-    if row is None:
-        raise Problem(404, "no such customer")
-    return row
+    return found(await customers.get(conn, tenant, customer_id, for_update=for_update),
+                 "customer")
 
 
 async def card_or_404(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +68,13 @@ class Problem(Exception):
         self.detail = detail
         self.headers = headers
         self.errors = errors
+
+
+def found(value: T | None, what: str) -> T:
+    """``value``, or a 404 problem saying there is no such ``what``."""
+    if value is None:
+        raise Problem(404, f"no such {what}")
+    return value
 
 
 def problem_response(

@@ -26,7 +26,7 @@ from services.profile.deps import (
     card_or_404,
     customer_or_404,
 )
-from services.profile.problems import Problem, problem_responses
+from services.profile.problems import Problem, found, problem_responses
 
 router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["customers"])
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -172,9 +172,7 @@ async def get_history_entry(
 ) -> models.HistoryEntryFull:
     """One entry with the event's data."""
     async with db.tenant(tenant) as conn:
-        row = await history.entry(conn, tenant, customer_id, entry_id)
-    if row is None:
-        raise Problem(404, "no such history entry")
+        row = found(await history.entry(conn, tenant, customer_id, entry_id), "history entry")
     return models.HistoryEntryFull(**dict(row))
 
 

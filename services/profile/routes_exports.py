@@ -17,7 +17,7 @@ from services.common.segments import SegmentFilters
 from services.profile.auth import Principal, require
 from services.profile.commands import ExportRequests
 from services.profile.deps import AppSettings, Db, TenantId
-from services.profile.problems import Problem, problem_responses
+from services.profile.problems import Problem, found, problem_responses
 
 router = APIRouter(tags=["exports"])
 Exporter = Annotated[Principal, Depends(require("export"))]
@@ -95,9 +95,7 @@ async def export_status(
 ) -> ExportStatus:
     """State, rows, bytes and sha256 of an export."""
     async with db.tenant(tenant) as conn:
-        row = await exportjobs.status(conn, tenant, export_id)
-    if row is None:
-        raise Problem(404, "no such export")
+        row = found(await exportjobs.status(conn, tenant, export_id), "export")
     return ExportStatus(export_id=row["id"], **{k: row[k] for k in ExportStatus.model_fields
                                                  if k != "export_id"})
 
@@ -112,9 +110,7 @@ async def download_export(
 ) -> FileResponse:
     """The CSV of a finished export."""
     async with db.tenant(tenant) as conn:
-        row = await exportjobs.status(conn, tenant, export_id)
-    if row is None:
-        raise Problem(404, "no such export")
+        row = found(await exportjobs.status(conn, tenant, export_id), "export")
     if row["state"] != "done":
         raise Problem(409, f"the export is {row['state']}")
     # Both parts are validated (tenant pattern, UUID): the path cannot leave the export folder.

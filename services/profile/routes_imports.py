@@ -21,7 +21,7 @@ from services.profile.csvimport import CsvImport, ImportFileError
 from services.profile.data import imports, tags
 from services.profile.deps import AppSettings, Db, TenantId
 from services.profile.importing import MAX_IMPORT_BYTES, Report, TooLarge, run_import, spool
-from services.profile.problems import Problem, problem_responses
+from services.profile.problems import Problem, found, problem_responses
 from services.profile.tagging import vocabulary
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/imports", tags=["imports"])
@@ -160,9 +160,7 @@ async def import_state(
 ) -> ImportState:
     """Counts, errors, and how many published rows ingest has applied."""
     async with db.tenant(tenant) as conn:
-        row = await imports.state(conn, tenant, import_id)
-    if row is None:
-        raise Problem(404, "no such import")
+        row = found(await imports.state(conn, tenant, import_id), "import")
     return ImportState(
         import_id=row["id"], state="done" if row["applied"] >= row["published"] else "applying",
         rows=row["rows"], valid=row["valid"], invalid=row["invalid"],

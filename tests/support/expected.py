@@ -6,6 +6,8 @@ import dataclasses
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -89,3 +91,15 @@ async def stored_consent(conn: asyncpg.Connection) -> dict[EventKey, Statement]:
     )
     return {(r["tenant_id"], r["event_id"]): (r["identity_key"], r["opt_in"], r["occurred_at"])
             for r in rows}
+
+
+def demo_stream(**options: Any) -> tuple[list[Any], list[SiteEvent], set[tuple[str, UUID]]]:
+    """The demo's records (``services.demo.generate(**options)``), the valid events among them
+    and the (tenant, event id) of each: what a run over them must apply exactly once."""
+    from services import demo
+    from services.ingest.decode import Rejection, decode
+
+    records = demo.generate(**options)
+    decoded = (decode(r.value) for r in records if r.valid)
+    valid = [d for d in decoded if not isinstance(d, Rejection)]
+    return records, valid, {(e.tenant_id, e.event_id) for e in valid}

@@ -16,13 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services import demo
 from services.common.db import connect, migrate, role_dsn
 from services.common.settings import Settings
-from services.ingest.decode import Rejection, decode
 from services.profile.app import create_app
 from services.profile.tokens import create_token
-from tests.support.expected import fold_all, stored_customers
+from tests.support.expected import demo_stream, fold_all, stored_customers
 from tests.support.faults import DedicatedPostgres, log_events, stream
 from tests.support.processes import IngestProcess, create_topics, wait_for
 from tests.support.stack import Stack
@@ -46,10 +44,9 @@ async def dedicated() -> AsyncIterator[DedicatedPostgres]:
 async def test_postgres_down_for_10s_ingest_resumes_exactly_once_and_api_recovers(
     stack: Stack, dedicated: DedicatedPostgres, topic_prefix: str, tmp_path: Path
 ) -> None:
-    records = demo.generate(seed=23, venues=4, guests_per_venue=150, events=4_000)
-    decoded = (decode(r.value) for r in records if r.valid)
-    valid = [d for d in decoded if not isinstance(d, Rejection)]
-    expected_ids = {(e.tenant_id, e.event_id) for e in valid}
+    records, valid, expected_ids = demo_stream(
+        seed=23, venues=4, guests_per_venue=150, events=4_000
+    )
     topics = await create_topics(stack.bootstrap, topic_prefix)
     url = dedicated.url
 

@@ -10,8 +10,7 @@ import pytest
 
 from services import demo
 from services.common.db import connect
-from services.ingest.decode import Rejection, decode
-from tests.support.expected import fold_all, stored_customers
+from tests.support.expected import demo_stream, fold_all, stored_customers
 from tests.support.processes import IngestProcess, consume_all, create_topics, produce, wait_for
 from tests.support.stack import Stack
 
@@ -22,10 +21,9 @@ EVENTS = 24_000
 async def test_sigkill_three_times_loses_and_duplicates_nothing(
     stack: Stack, db_url: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    records = demo.generate(seed=11, venues=6, guests_per_venue=400, events=EVENTS)
-    decoded = (decode(r.value) for r in records if r.valid)
-    valid = [d for d in decoded if not isinstance(d, Rejection)]
-    expected_ids = {(e.tenant_id, e.event_id) for e in valid}
+    records, valid, expected_ids = demo_stream(
+        seed=11, venues=6, guests_per_venue=400, events=EVENTS
+    )
     invalid = {r.value for r in records if not r.valid}
     topics = await create_topics(stack.bootstrap, topic_prefix)
     await produce(stack.bootstrap, topics.site_events, [(r.key, r.value) for r in records])

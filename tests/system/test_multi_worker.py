@@ -18,12 +18,12 @@ from services import demo
 from services.common.db import connect, with_database
 from services.common.infra import free_port
 from services.common.settings import Settings
-from services.ingest.decode import Rejection, decode
 from services.profile.app import create_app
 from services.profile.tokens import create_token
 from tests.integration.test_roles import API_PASSWORD, INGEST_PASSWORD, SECRET, as_role
 from tests.support.expected import (
     consent_of,
+    demo_stream,
     fold_all,
     history_of,
     stored_consent,
@@ -49,10 +49,9 @@ def applied_by(port: int) -> float:
 async def test_two_ingest_workers_and_the_api_share_one_database(
     stack: Stack, db_url: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    records = demo.generate(seed=23, venues=5, guests_per_venue=150, events=EVENTS)
-    decoded = (decode(r.value) for r in records if r.valid)
-    valid = [d for d in decoded if not isinstance(d, Rejection)]
-    expected_ids = {(e.tenant_id, e.event_id) for e in valid}
+    records, valid, expected_ids = demo_stream(
+        seed=23, venues=5, guests_per_venue=150, events=EVENTS
+    )
     per_tenant = Counter(tenant for tenant, _ in fold_all(valid))
     assert len(per_tenant) == 5
 

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from services import demo
 from services.common.db import connect
-from services.ingest.decode import Rejection, decode
-from tests.support.expected import fold_all, stored_customers
+from tests.support.expected import demo_stream, fold_all, stored_customers
 from tests.support.faults import log_events, stream
 from tests.support.processes import IngestProcess, create_topics, wait_for
 from tests.support.stack import Stack
@@ -34,10 +32,9 @@ def _partitions(path: Path, offset: int = 0) -> set[int]:
 async def test_sigkill_one_of_two_workers_moves_its_partitions_without_loss_or_duplicates(
     stack: Stack, db_url: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    records = demo.generate(seed=5, venues=12, guests_per_venue=60, events=6_000)
-    decoded = (decode(r.value) for r in records if r.valid)
-    valid = [d for d in decoded if not isinstance(d, Rejection)]
-    expected_ids = {(e.tenant_id, e.event_id) for e in valid}
+    records, valid, expected_ids = demo_stream(
+        seed=5, venues=12, guests_per_venue=60, events=6_000
+    )
     topics = await create_topics(stack.bootstrap, topic_prefix, partitions=4)
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     workers = [IngestProcess(db_url, stack.bootstrap, topic_prefix, p) for p in logs]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from schemas.customer_csv import HEADER as TEMPLATE_HEADER
 from schemas.tags import BUILTIN_TAGS
 from services.profile.csvimport import CsvImport, ImportFileError, ImportRow, RowError
+from tests.support.mutations import Edit, edits, mutate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FILE_CODES = {"file.empty", "file.not_csv", "file.header", "file.no_identity_column",
@@ -114,23 +115,9 @@ def test_generated_files_with_hostile_cells(raw: bytes) -> None:
 
 
 @FUZZ
-@given(files(), st.lists(st.tuples(st.sampled_from(["flip", "insert", "delete", "truncate"]),
-                                   st.integers(0, 10**6), st.integers(0, 255)),
-                         min_size=1, max_size=6))
-def test_byte_level_mutations_of_generated_files(raw: bytes, edits: list[tuple[str, int, int]]
-                                                 ) -> None:
-    data = bytearray(raw)
-    for op, where, byte in edits:
-        i = where % max(len(data), 1)
-        if op == "flip" and data:
-            data[i] ^= byte or 1
-        elif op == "insert":
-            data.insert(i, byte)
-        elif op == "truncate":
-            del data[i:]
-        elif data:
-            del data[i]
-    run(bytes(data))
+@given(files(), edits(["flip", "insert", "delete", "truncate"], max_size=6))
+def test_byte_level_mutations_of_generated_files(raw: bytes, changes: list[Edit]) -> None:
+    run(mutate(raw, changes))
 
 
 def test_valid_template_rows_survive_every_encoding() -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from schemas.events import EVENT_TYPES, MAX_EVENT_BYTES
 from services.ingest.decode import Rejection, decode
+from tests.support.mutations import Edit, edits, mutate
 from tests.unit.test_decode import CONTACT, DATA_BY_TYPE, document
 
 CODES = {"event.malformed", "event.too_large", "event.unknown_type", "event.invalid"}
@@ -181,21 +182,9 @@ def test_mutated_valid_events(kind: str, data: st.DataObject) -> None:
 
 
 @FUZZ
-@given(st.sampled_from(sorted(EVENT_TYPES)), st.lists(
-    st.tuples(st.sampled_from(["flip", "insert", "delete"]), st.integers(0, 10**6),
-              st.integers(0, 255)), min_size=1, max_size=8))
-def test_byte_level_mutations_of_valid_events(kind: str, edits: list[tuple[str, int, int]]
-                                              ) -> None:
-    raw = bytearray(orjson.dumps(document(kind)))
-    for op, where, byte in edits:
-        i = where % max(len(raw), 1)
-        if op == "flip" and raw:
-            raw[i] ^= byte or 1
-        elif op == "insert":
-            raw.insert(i, byte)
-        elif raw:
-            del raw[i]
-    check(bytes(raw))
+@given(st.sampled_from(sorted(EVENT_TYPES)), edits(["flip", "insert", "delete"], max_size=8))
+def test_byte_level_mutations_of_valid_events(kind: str, changes: list[Edit]) -> None:
+    check(mutate(orjson.dumps(document(kind)), changes))
 
 
 # -- pathological shapes ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from schemas.events import SiteEvent
+from services.common.db import fetch_once
 from services.common.kafka import Topics
 from services.ingest import session as session_module
 from services.ingest import worker as worker_module
@@ -54,11 +55,8 @@ def _records(*docs: dict[str, object]) -> list[Record]:
 
 
 async def _history(db_url: str) -> int:
-    conn = await asyncpg.connect(db_url)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM history"))
-    finally:
-        await conn.close()
+    row = await fetch_once(db_url, "SELECT count(*) FROM history")
+    return int(row[0]) if row else 0
 
 
 async def test_poison_event_goes_to_dlq_after_bounded_retries_and_others_apply(

@@ -36,6 +36,7 @@ from bench.seed import Seeded, seed
 from services.common.db import role_dsn
 from services.common.infra import free_port, terminate
 from services.common.segments import SegmentFilters
+from services.common.settings import DEFAULT_REGION
 from services.profile.cursor import decode_cursor
 from services.profile.data import customers as customer_rows
 from services.profile.data import tags
@@ -257,7 +258,7 @@ def _list_path(tenant: str, params: list[tuple[str, str]]) -> str:
 def _list_sql(tenant: str, filters: SegmentFilters,
               after: tuple[Any, uuid.UUID] | None = None) -> SqlCall:
     async def call(conn: asyncpg.Connection) -> object:
-        return await customer_rows.list_page(conn, tenant, filters, region="BE",
+        return await customer_rows.list_page(conn, tenant, filters, region=DEFAULT_REGION,
                                              sort="last_contact_at", descending=True,
                                              after=after, limit=LIMIT + 1)
     return call

@@ -34,6 +34,7 @@ from bench.report import Row, Section
 from services.common.db import connect, role_dsn
 from services.common.logging import configure
 from services.common.segments import SegmentFilters
+from services.common.settings import DEFAULT_REGION
 from services.export import jobs
 from services.export.csvquery import export_query
 from services.export.runner import ExportRunner, export_path
@@ -172,7 +173,7 @@ def run_export(db_url: str, tenant: str, out: Path) -> tuple[Run, Path]:
 async def copy_sql(db_url: str, tenant: str) -> tuple[str, str]:
     """The worker's COPY query with its arguments inlined as asyncpg inlines them, on one
     line, and the top of its plan as ``contacts_api`` sees it."""
-    query, args = export_query(tenant, SegmentFilters(), "BE")
+    query, args = export_query(tenant, SegmentFilters(), DEFAULT_REGION)
     conn = await asyncpg.connect(role_dsn(db_url))
     try:
         sql = await utils._mogrify(conn, query, tuple(args))  # what copy_from_query sends

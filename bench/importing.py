@@ -31,6 +31,7 @@ from schemas.normalize import normalize_email, normalize_phone
 from services.common import tenants
 from services.common.db import role_dsn
 from services.common.kafka import Topics, ensure_topics
+from services.common.settings import DEFAULT_REGION
 from services.demo import DOMAINS, FIRST, LAST, MOBILE
 from services.profile.commands import Publisher
 from services.profile.csvimport import CsvImport
@@ -227,7 +228,7 @@ async def import_file(db: Database, path: Path, *, publish: tuple[Publisher, str
     file, sha256 = await spool(_chunks(path))
     try:
         async with db.tenant(TENANT) as conn:
-            region = await tenants.region(conn, TENANT, "BE")
+            region = await tenants.region(conn, TENANT, DEFAULT_REGION)
             known = set(vocabulary(await tags.custom(conn, TENANT)))
             passes = [None] if publish is None else [None, publish]
             report = Report()

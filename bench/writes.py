@@ -12,6 +12,7 @@ from bench.process import SECRET
 from schemas.events import SiteEvent
 from services.common.db import connect
 from services.common.kafka import Topics
+from services.common.settings import DEFAULT_REGION
 from services.demo import DemoRecord
 from services.ingest.decode import Rejection, decode
 from services.ingest.handlers import process_batch
@@ -94,7 +95,7 @@ async def worker_alone(db_url: str, bootstrap: str, topics: Topics,
         fut = await producer.send(topic, key=key, value=value, headers=headers)
         await fut  # as the faust app does: delivered before the batch counts as done
 
-    worker = IngestWorker(db_url, topics, produce, secret=SECRET, region="BE")
+    worker = IngestWorker(db_url, topics, produce, secret=SECRET, region=DEFAULT_REGION)
     raw = [Record(r.key, r.value, topics.site_events, 0, i) for i, r in enumerate(records)]
     try:
         started = time.perf_counter()

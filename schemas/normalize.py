@@ -45,7 +45,7 @@ def normalize_email(raw: str | None) -> str | None:
 
 
 @lru_cache(maxsize=65536)
-def normalize_phone(raw: str | None, region: str = "BE") -> str | None:
+def normalize_phone(raw: str | None, region: str) -> str | None:
     """Return the number in E.164, national numbers read in ``region``; None when unusable."""
     if (candidate := _trimmed(raw, 40)) is None:
         return None
@@ -114,7 +114,7 @@ _SHORT_OR_LOCAL = (
 _NOT_A_NUMBER: Final = PhoneNumber()  # parse() raises: the number is unusable
 
 
-def normalize_phone_quick(raw: str | None, region: str = "BE") -> str | None:
+def normalize_phone_quick(raw: str | None, region: str) -> str | None:
     """:func:`normalize_phone` without its cache; a plainly written number skips phonenumbers'
     parsing of free text (extensions, RFC 3966, letters, other scripts' digits) and goes
     straight to the steps of ``phonenumbers.parse`` that depend on the digits and the region's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -58,3 +59,12 @@ async def db_url(stack: Stack, template_db: str) -> AsyncIterator[str]:
 def topic_prefix() -> str:
     """Topics of one test never meet another test's."""
     return f"t{uuid.uuid4().hex[:8]}."
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish() -> None:
+    """Collect garbage before the plugins' late imports: on CPython 3.11.7 a finalizer that the
+    garbage collector runs in the middle of compiling a module (left-over faust and asyncio
+    objects have them) breaks the compiler's recursion check (SystemError: AST constructor
+    recursion depth mismatch), and pytest's assertion rewriter compiles those imports."""
+    gc.collect()

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.normalize import normalize_phone
 from schemas.tags import TAG_PATTERN
+from services.common.settings import DEFAULT_REGION
 
 
 class SegmentFilters(BaseModel):
@@ -75,7 +76,9 @@ def q_inline(w: Where, q: str, region: str) -> str:
 VENUE_CLAUSES = 2
 
 
-def segment_where(tenant_id: str, f: SegmentFilters, region: str = "BE") -> Where:
+def segment_where(
+    tenant_id: str, f: SegmentFilters, region: str = DEFAULT_REGION
+) -> Where:
     """The WHERE of a segment over ``customers c``; ``$1`` is the tenant."""
     w = Where(tenant_id)
     w.add("c.tenant_id = $1")

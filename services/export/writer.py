@@ -11,6 +11,7 @@ import asyncpg
 
 from schemas.customer_csv import HEADER
 from services.common.segments import SegmentFilters
+from services.common.settings import DEFAULT_REGION
 from services.export.csvquery import export_query
 
 BOM = "\ufeff".encode()
@@ -50,7 +51,7 @@ async def write_segment(
     *,
     delimiter: str = ",",
     bom: bool = False,
-    region: str = "BE",
+    region: str = DEFAULT_REGION,
 ) -> Written:
     """Write the segment's CSV to ``path`` atomically (a ``.part`` file renamed when complete).
 

@@ -15,6 +15,7 @@ from typing import Literal, Protocol, TypeVar
 from uuid import UUID
 
 from schemas.alerts import FlaggedBookingAlert
+from services.common.settings import DEFAULT_REGION
 from services.ingest.domain import (
     DEFAULT_REGULAR_THRESHOLD,
     ConsentStatement,
@@ -33,7 +34,7 @@ T = TypeVar("T")
 class TenantConfig:
     """Per-venue settings the fold needs."""
 
-    region: str = "BE"
+    region: str = DEFAULT_REGION
     regular_threshold: int = DEFAULT_REGULAR_THRESHOLD
 
 

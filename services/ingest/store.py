@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from services.common.kafka import Topics
+from services.common.settings import DEFAULT_REGION
 from services.ingest import rows
 from services.ingest.domain import Customer
 from services.ingest.outbox import alert_message
@@ -67,7 +68,9 @@ _OUTBOX_DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 class PostgresIngestStore:
     """Ingest storage and its outbox on one asyncpg connection (one writer, batches in sequence)."""
 
-    def __init__(self, conn: asyncpg.Connection, topics: Topics, default_region: str = "BE"):
+    def __init__(
+        self, conn: asyncpg.Connection, topics: Topics, default_region: str = DEFAULT_REGION
+    ):
         self.conn = conn
         self.topics = topics
         self.default_region = default_region

@@ -70,6 +70,7 @@ from schemas.normalize import (
     split_name,
 )
 from schemas.tags import MAX_TAGS_PER_CUSTOMER, TAG_CODE
+from services.common.settings import DEFAULT_REGION
 
 LOCAL_TIMEZONE: Final = ZoneInfo("Europe/Brussels")
 EVENT_NAMESPACE: Final = uuid.UUID("83903a54-b1bf-456a-9de8-0876bf7ce4d2")
@@ -309,7 +310,7 @@ class CsvImport:
 
     @classmethod
     def open(
-        cls, binary: BinaryIO, *, region: str = "BE", known_tags: AbstractSet[str],
+        cls, binary: BinaryIO, *, region: str = DEFAULT_REGION, known_tags: AbstractSet[str],
         now: datetime,
     ) -> CsvImport:  # fmt: skip
         """Detect encoding and delimiter and read the header; raises :class:`ImportFileError`."""
@@ -517,7 +518,7 @@ class CsvImport:
 
 
 def parse(
-    binary: BinaryIO, *, region: str = "BE", known_tags: AbstractSet[str], now: datetime
+    binary: BinaryIO, *, region: str = DEFAULT_REGION, known_tags: AbstractSet[str], now: datetime
 ) -> Iterator[ImportRow | RowError]:
     """Valid rows and row errors, in file order (:class:`ImportFileError` on the first step)."""
     with CsvImport.open(binary, region=region, known_tags=known_tags, now=now) as opened:

@@ -28,19 +28,34 @@ SECTIONS = ("ingest", "api", "export", "import")
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=SECTIONS, action="append",
-                   help="run only this section (repeatable; default: all)")
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--only",
+        choices=SECTIONS,
+        action="append",
+        help="run only this section (repeatable; default: all)",
+    )
     p.add_argument("--events", type=int, default=100_000, help="ingest: events (100,000)")
     p.add_argument("--tenants", type=int, default=200, help="ingest: venues (200)")
     p.add_argument("--latency-seconds", type=float, default=20.0, help="ingest: latency phase")
     p.add_argument("--profile", action="store_true", help="ingest: py-spy a further pass")
-    p.add_argument("--api-customers", type=int, default=1_000_000,
-                   help="api: customers of the big tenant (1,000,000)")
+    p.add_argument(
+        "--api-customers",
+        type=int,
+        default=1_000_000,
+        help="api: customers of the big tenant (1,000,000)",
+    )
     p.add_argument("--api-tenants", type=int, default=1_000, help="api: small tenants (1,000)")
-    p.add_argument("--api-seconds", type=float, default=5.0,
-                   help="api: seconds per scenario and concurrency (5)")
+    p.add_argument(
+        "--api-seconds",
+        type=float,
+        default=5.0,
+        help="api: seconds per scenario and concurrency (5)",
+    )
     p.add_argument("--export-rows", type=int, default=1_000_000, help="export: rows (1,000,000)")
     p.add_argument("--import-rows", type=int, default=100_000, help="import: CSV rows (100,000)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown results file")
@@ -48,14 +63,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def sections(stack: BenchStack, args: argparse.Namespace, only: tuple[str, ...]
-                   ) -> tuple[list[Section], str]:
+async def sections(
+    stack: BenchStack, args: argparse.Namespace, only: tuple[str, ...]
+) -> tuple[list[Section], str]:
     """Run the chosen benchmarks one after the other; return their sections and PG's version."""
     out: list[Section] = []
     if "ingest" in only:
         if args.smoke:
-            opts = Options(events=2_000, tenants=10, latency_seconds=3.0, naive_events=1_000,
-                           profile=args.profile)
+            opts = Options(
+                events=2_000,
+                tenants=10,
+                latency_seconds=3.0,
+                naive_events=1_000,
+                profile=args.profile,
+            )
         else:
             opts = Options(args.events, args.tenants, args.latency_seconds, profile=args.profile)
         numbers = await run(stack, opts)
@@ -67,8 +88,14 @@ async def sections(stack: BenchStack, args: argparse.Namespace, only: tuple[str,
         if args.smoke:
             out.append(await api.run(stack, customers=3_000, small_tenants=20, seconds=0.5))
         else:
-            out.append(await api.run(stack, customers=args.api_customers,
-                                     small_tenants=args.api_tenants, seconds=args.api_seconds))
+            out.append(
+                await api.run(
+                    stack,
+                    customers=args.api_customers,
+                    small_tenants=args.api_tenants,
+                    seconds=args.api_seconds,
+                )
+            )
     if "export" in only:
         out.append(await exporting.run(stack, rows=3_000 if args.smoke else args.export_rows))
     if "import" in only:
@@ -85,10 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     with start_stack() as stack:
         done, pg_version = asyncio.run(sections(stack, args, only))
     if ANALYSIS.exists() and not args.smoke:
-        done.append(Section("What bounds the figures (hand-written, from the profiles)", [], [],
-                            ANALYSIS.read_text(encoding="utf-8")))
-    text = document(done, machine(pg_version), date=time.strftime("%Y-%m-%d %H:%M %Z"),
-                    command=command)
+        done.append(
+            Section(
+                "What bounds the figures (hand-written, from the profiles)",
+                [],
+                [],
+                ANALYSIS.read_text(encoding="utf-8"),
+            )
+        )
+    text = document(
+        done, machine(pg_version), date=time.strftime("%Y-%m-%d %H:%M %Z"), command=command
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -49,8 +49,13 @@ DEPTH = 50  # the deep page: page 50 of a filtered list
 LIMIT = 50  # the list's default page size
 SORT = "-last_contact_at"  # the list's default sort
 SCENARIOS = ("card", "lookup", "list, first page", "list, page 50", "fuzzy q")
-P99_TARGET_MS = {"card": 10.0, "lookup": 10.0, "list, first page": 30.0,
-                 "list, page 50": 30.0, "fuzzy q": 100.0}
+P99_TARGET_MS = {
+    "card": 10.0,
+    "lookup": 10.0,
+    "list, first page": 30.0,
+    "list, page 50": 30.0,
+    "fuzzy q": 100.0,
+}
 # language x tag, newsletter=true: 1.5 % to 3 % of the big tenant per filter
 LIST_FILTERS = (("nl", "regular"), ("fr", "regular"), ("nl", "local"), ("fr", "local"))
 NO_MATCH = "vandenbroucke"  # a Belgian surname the generator never uses
@@ -64,8 +69,12 @@ def _api_sql_figure(scenario: str) -> str:
 
 
 FIGURES: tuple[str, ...] = (
-    *(f"{s}: {what}, {c} clients" for s in SCENARIOS for c in CONCURRENCY
-      for what in ("p50", "p99", "requests/s")),
+    *(
+        f"{s}: {what}, {c} clients"
+        for s in SCENARIOS
+        for c in CONCURRENCY
+        for what in ("p50", "p99", "requests/s")
+    ),
     DEEP_RATIO,
     *(_api_sql_figure(s) for s in SCENARIOS),
     NO_MATCH_FIGURE,
@@ -106,8 +115,9 @@ class Sample:
         return len(self.latencies) / self.seconds if self.seconds > 0 else 0.0
 
 
-async def closed_loop(clients: int, call: Callable[[], Awaitable[bool]], *, warmup: float,
-                      seconds: float) -> Sample:
+async def closed_loop(
+    clients: int, call: Callable[[], Awaitable[bool]], *, warmup: float, seconds: float
+) -> Sample:
     """``clients`` coroutines each calling ``call`` back to back for ``warmup`` + ``seconds``.
 
     Measured: the requests that complete after the warm-up. The run goes on past ``seconds``
@@ -211,8 +221,13 @@ class ApiProcess:
     def launch(self) -> None:
         """Start the process."""
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "profile"],
-                                         env=self.env, cwd=ROOT, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "profile"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
 
     async def ready(self, timeout: float = 60.0) -> None:
         """Wait until /readyz answers 200."""
@@ -255,37 +270,49 @@ def _list_path(tenant: str, params: list[tuple[str, str]]) -> str:
     return f"/v1/tenants/{tenant}/customers?{urlencode(params)}"
 
 
-def _list_sql(tenant: str, filters: SegmentFilters,
-              after: tuple[Any, uuid.UUID] | None = None) -> SqlCall:
+def _list_sql(
+    tenant: str, filters: SegmentFilters, after: tuple[Any, uuid.UUID] | None = None
+) -> SqlCall:
     async def call(conn: asyncpg.Connection) -> object:
-        return await customer_rows.list_page(conn, tenant, filters, region=DEFAULT_REGION,
-                                             sort="last_contact_at", descending=True,
-                                             after=after, limit=LIMIT + 1)
+        return await customer_rows.list_page(
+            conn,
+            tenant,
+            filters,
+            region=DEFAULT_REGION,
+            sort="last_contact_at",
+            descending=True,
+            after=after,
+            limit=LIMIT + 1,
+        )
+
     return call
 
 
 def _card(tenant: str, customer_id: uuid.UUID) -> Request:
     async def call(conn: asyncpg.Connection) -> object:
-        return (await customer_rows.get(conn, tenant, customer_id),
-                await tags.custom(conn, tenant))
+        return (await customer_rows.get(conn, tenant, customer_id), await tags.custom(conn, tenant))
+
     return Request(f"/v1/tenants/{tenant}/customers/{customer_id}", call)
 
 
 def _lookup(tenant: str, email: str) -> Request:
     async def call(conn: asyncpg.Connection) -> object:
         return await customer_rows.by_email(conn, tenant, email)
+
     return Request(f"/v1/tenants/{tenant}/customer-lookup?{urlencode({'email': email})}", call)
 
 
 def no_match(tenant: str) -> Request:
     """The list with a ``q`` no customer matches (a surname absent from the data)."""
     filters = SegmentFilters(q=NO_MATCH)
-    return Request(_list_path(tenant, [("q", NO_MATCH), ("sort", SORT)]),
-                   _list_sql(tenant, filters))
+    return Request(
+        _list_path(tenant, [("q", NO_MATCH), ("sort", SORT)]), _list_sql(tenant, filters)
+    )
 
 
-async def _deep(session: aiohttp.ClientSession, base: str, tenant: str,
-                params: list[tuple[str, str]]) -> tuple[str | None, int]:
+async def _deep(
+    session: aiohttp.ClientSession, base: str, tenant: str, params: list[tuple[str, str]]
+) -> tuple[str | None, int]:
     """The cursor of page ``DEPTH`` (or of the deepest page there is) and that page's number."""
     cursor: str | None = None
     page = 1
@@ -300,8 +327,9 @@ async def _deep(session: aiohttp.ClientSession, base: str, tenant: str,
     return cursor, page
 
 
-async def workloads(s: Seeded, session: aiohttp.ClientSession, base: str
-                    ) -> tuple[dict[str, list[Request]], int]:
+async def workloads(
+    s: Seeded, session: aiohttp.ClientSession, base: str
+) -> tuple[dict[str, list[Request]], int]:
     """The requests of each scenario, and the page number the deep list reached."""
     t = s.tenant
     firsts, deeps, depth = [], [], DEPTH
@@ -330,15 +358,24 @@ async def workloads(s: Seeded, session: aiohttp.ClientSession, base: str
     }, depth
 
 
-async def run_api(base: str, token: str, requests: list[Request], clients: int, *,
-                  warmup: float, seconds: float, meter: CpuMeter | None = None) -> Sample:
+async def run_api(
+    base: str,
+    token: str,
+    requests: list[Request],
+    clients: int,
+    *,
+    warmup: float,
+    seconds: float,
+    meter: CpuMeter | None = None,
+) -> Sample:
     """HTTP GETs of random requests of a scenario, ``clients`` at a time."""
     rng = random.Random(1)  # noqa: S311
     connector = aiohttp.TCPConnector(limit=clients)
     timeout = aiohttp.ClientTimeout(total=300)
     headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout,
-                                     headers=headers) as session:
+    async with aiohttp.ClientSession(
+        base, connector=connector, timeout=timeout, headers=headers
+    ) as session:
 
         async def call() -> bool:
             try:
@@ -363,8 +400,16 @@ async def _fill(db: Database, connections: int) -> None:
     await asyncio.gather(*(hold() for _ in range(connections)))
 
 
-async def run_sql(url: str, tenant: str, requests: list[Request], clients: int, *,
-                  warmup: float, seconds: float, meter: CpuMeter | None = None) -> Sample:
+async def run_sql(
+    url: str,
+    tenant: str,
+    requests: list[Request],
+    clients: int,
+    *,
+    warmup: float,
+    seconds: float,
+    meter: CpuMeter | None = None,
+) -> Sample:
     """The same SQL in the API's tenant transaction, as contacts_api, ``clients`` at a time."""
     rng = random.Random(1)  # noqa: S311
     db = Database(role_dsn(url), max_size=clients)
@@ -401,31 +446,52 @@ async def run(stack: BenchStack, *, customers: int, small_tenants: int, seconds:
     async with running_api(url, stack) as api:
         meter.api = api.pid
         async with aiohttp.ClientSession(
-                headers={"Authorization": f"Bearer {seeded.token}"}) as session:
+            headers={"Authorization": f"Bearer {seeded.token}"}
+        ) as session:
             work, depth = await workloads(seeded, session, api.base)
         # unmeasured: fills the API's pool and warms both processes on every kind of request
         everything = [r for scenario in SCENARIOS for r in work[scenario]]
-        await run_api(api.base, seeded.token, everything, max(CONCURRENCY), warmup=0,
-                      seconds=2 * warmup)
+        await run_api(
+            api.base, seeded.token, everything, max(CONCURRENCY), warmup=0, seconds=2 * warmup
+        )
         for scenario in SCENARIOS:
             for clients in CONCURRENCY:
-                http = await run_api(api.base, seeded.token, work[scenario], clients,
-                                     warmup=warmup, seconds=seconds, meter=meter)
-                sql = await run_sql(url, seeded.tenant, work[scenario], clients,
-                                    warmup=warmup, seconds=seconds, meter=meter)
+                http = await run_api(
+                    api.base,
+                    seeded.token,
+                    work[scenario],
+                    clients,
+                    warmup=warmup,
+                    seconds=seconds,
+                    meter=meter,
+                )
+                sql = await run_sql(
+                    url,
+                    seeded.tenant,
+                    work[scenario],
+                    clients,
+                    warmup=warmup,
+                    seconds=seconds,
+                    meter=meter,
+                )
                 results[scenario, clients] = (http, sql)
-                _say(f"{scenario}, {clients} clients: API p99 {http.ms(0.99):.1f} ms"
-                     f" {http.rate:,.0f} req/s, SQL p99 {sql.ms(0.99):.1f} ms"
-                     f" {sql.rate:,.0f} req/s, errors {http.errors}/{sql.errors}")
+                _say(
+                    f"{scenario}, {clients} clients: API p99 {http.ms(0.99):.1f} ms"
+                    f" {http.rate:,.0f} req/s, SQL p99 {sql.ms(0.99):.1f} ms"
+                    f" {sql.rate:,.0f} req/s, errors {http.errors}/{sql.errors}"
+                )
         # one request alone: a q that matches nobody reads the whole tenant (see the notes)
         alone = [no_match(seeded.tenant)]
         http = await run_api(api.base, seeded.token, alone, 1, warmup=0, seconds=0)
         sql = await run_sql(url, seeded.tenant, alone, 1, warmup=0, seconds=0)
         results[NO_MATCH_FIGURE, 1] = (http, sql)
         _say(f"{NO_MATCH_FIGURE}: API {http.ms(0.5):,.0f} ms, SQL {sql.ms(0.5):,.0f} ms")
-    return Section("Profile API", rows(results),
-                   notes(seeded, customers, small_tenants, seconds, warmup, depth, results),
-                   cpu_table(results))
+    return Section(
+        "Profile API",
+        rows(results),
+        notes(seeded, customers, small_tenants, seconds, warmup, depth, results),
+        cpu_table(results),
+    )
 
 
 def _ms(value: float) -> str:
@@ -444,19 +510,53 @@ def rows(results: dict[tuple[str, int], tuple[Sample, Sample]]) -> list[Row]:
                 if name == "p99" and clients == 16:
                     limit = P99_TARGET_MS[scenario]
                     target, met = f"≤ {limit:.0f} ms", a <= limit
-                out.append(Row(f"{scenario}: {name}, {clients} clients", a, "ms", f"SQL {_ms(b)}",
-                               a / b, target, met))
-            out.append(Row(f"{scenario}: requests/s, {clients} clients", http.rate, "req/s",
-                           f"SQL {sql.rate:,.0f} req/s", http.rate / max(sql.rate, 1e-9)))
+                out.append(
+                    Row(
+                        f"{scenario}: {name}, {clients} clients",
+                        a,
+                        "ms",
+                        f"SQL {_ms(b)}",
+                        a / b,
+                        target,
+                        met,
+                    )
+                )
+            out.append(
+                Row(
+                    f"{scenario}: requests/s, {clients} clients",
+                    http.rate,
+                    "req/s",
+                    f"SQL {sql.rate:,.0f} req/s",
+                    http.rate / max(sql.rate, 1e-9),
+                )
+            )
     first, deep = results["list, first page", 16][0], results["list, page 50", 16][0]
     ratio = deep.ms(0.99) / first.ms(0.99)
-    out.append(Row(DEEP_RATIO, ratio, "x", f"first page {_ms(first.ms(0.99))}", ratio,
-                   "≤ 1.5\u00d7", ratio <= 1.5))
+    out.append(
+        Row(
+            DEEP_RATIO,
+            ratio,
+            "x",
+            f"first page {_ms(first.ms(0.99))}",
+            ratio,
+            "≤ 1.5\u00d7",
+            ratio <= 1.5,
+        )
+    )
     for scenario in SCENARIOS:
         http, sql = results[scenario, 16]
         ratio = http.ms(0.99) / sql.ms(0.99)
-        out.append(Row(_api_sql_figure(scenario), ratio, "x", f"SQL {_ms(sql.ms(0.99))}", ratio,
-                       "≤ 3\u00d7", ratio <= 3))
+        out.append(
+            Row(
+                _api_sql_figure(scenario),
+                ratio,
+                "x",
+                f"SQL {_ms(sql.ms(0.99))}",
+                ratio,
+                "≤ 3\u00d7",
+                ratio <= 3,
+            )
+        )
     http, sql = results[NO_MATCH_FIGURE, 1]
     a, b = http.ms(0.5), sql.ms(0.5)
     out.append(Row(NO_MATCH_FIGURE, a, "ms", f"SQL {_ms(b)}", a / b, "≤ 100 ms", a <= 100))
@@ -481,12 +581,20 @@ def cpu_table(results: dict[tuple[str, int], tuple[Sample, Sample]]) -> str:
             f"| {scenario} | {a['API process']:.2f} | {a['PostgreSQL']:.2f} "
             f"| {a['load generator / bench']:.2f} | {sum(a.values()):.2f} "
             f"| {b['PostgreSQL']:.2f} | {b['load generator / bench']:.2f} "
-            f"| {b['PostgreSQL'] + b['load generator / bench']:.2f} |")
+            f"| {b['PostgreSQL'] + b['load generator / bench']:.2f} |"
+        )
     return "\n".join(lines)
 
 
-def notes(s: Seeded, customers: int, small_tenants: int, seconds: float, warmup: float,
-          depth: int, results: dict[tuple[str, int], tuple[Sample, Sample]]) -> list[str]:
+def notes(
+    s: Seeded,
+    customers: int,
+    small_tenants: int,
+    seconds: float,
+    warmup: float,
+    depth: int,
+    results: dict[tuple[str, int], tuple[Sample, Sample]],
+) -> list[str]:
     """What was measured, how, and any errors."""
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in s.phases.items())
     out = [
@@ -534,11 +642,17 @@ def notes(s: Seeded, customers: int, small_tenants: int, seconds: float, warmup:
         f"running) shares this machine's {os.cpu_count()} cores, so at 64 clients the API "
         "competes with its own load generator; targets apply at 16 clients.",
     ]
-    errors = [f"{scenario} at {clients} clients: {http.errors} API / {sql.errors} SQL"
-              for (scenario, clients), (http, sql) in results.items() if http.errors or sql.errors]
+    errors = [
+        f"{scenario} at {clients} clients: {http.errors} API / {sql.errors} SQL"
+        for (scenario, clients), (http, sql) in results.items()
+        if http.errors or sql.errors
+    ]
     if errors:
-        out.append("**Errors** (non-2xx answers or failed requests, left out of the latencies): "
-                   + "; ".join(errors) + f". The API's log: {KEEP_LOG}.")
+        out.append(
+            "**Errors** (non-2xx answers or failed requests, left out of the latencies): "
+            + "; ".join(errors)
+            + f". The API's log: {KEEP_LOG}."
+        )
     else:
         out.append("No errors: every request answered 2xx.")
     return out

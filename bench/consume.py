@@ -18,14 +18,18 @@ from services.common.settings import Settings
 from services.ingest.take import take_pipelined
 
 
-async def consume_only(bootstrap: str, topic: str, group: str, records: int,
-                       timeout: float) -> float:
+async def consume_only(
+    bootstrap: str, topic: str, group: str, records: int, timeout: float
+) -> float:
     """Events/s of an agent that takes batches as the ingest app does and drops them, from
     its first batch to its last (start-up and the group join excluded)."""
     settings = Settings(kafka_bootstrap=bootstrap, kafka_session_timeout=6)
-    app = faust_app(settings, group, stream_buffer_maxsize=max(4 * settings.ingest_batch_size,
-                                                              4096),
-                    broker_max_poll_records=max(settings.ingest_batch_size, 500))
+    app = faust_app(
+        settings,
+        group,
+        stream_buffer_maxsize=max(4 * settings.ingest_batch_size, 4096),
+        broker_max_poll_records=max(settings.ingest_batch_size, 500),
+    )
     seen = 0
     first: tuple[float, int] | None = None
     last = 0.0
@@ -34,9 +38,11 @@ async def consume_only(bootstrap: str, topic: str, group: str, records: int,
     @app.agent(raw_topic(app, topic), concurrency=1)
     async def drop(stream: StreamT[bytes]) -> None:
         nonlocal seen, first, last
-        async for events in take_pipelined(cast(faust.Stream[bytes], stream),
-                                           settings.ingest_batch_size,
-                                           settings.ingest_batch_within):
+        async for events in take_pipelined(
+            cast(faust.Stream[bytes], stream),
+            settings.ingest_batch_size,
+            settings.ingest_batch_within,
+        ):
             seen += len(events)
             last = time.monotonic()
             if first is None:

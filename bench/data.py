@@ -22,12 +22,18 @@ class Dataset:
     decode_seconds: float
 
 
-def make_dataset(events: int, tenants: int, *, seed: int = 5, invalid_ratio: float = 0.02
-                 ) -> Dataset:
+def make_dataset(
+    events: int, tenants: int, *, seed: int = 5, invalid_ratio: float = 0.02
+) -> Dataset:
     """N demo records over T venues, with guests_per_venue = N // T // 4 so most hit a customer."""
     guests = max(events // max(tenants, 1) // 4, 4)
-    records = generate(seed=seed, venues=tenants, guests_per_venue=guests, events=events,
-                       invalid_ratio=invalid_ratio)
+    records = generate(
+        seed=seed,
+        venues=tenants,
+        guests_per_venue=guests,
+        events=events,
+        invalid_ratio=invalid_ratio,
+    )
     started = time.perf_counter()
     decoded = [decode(r.value) for r in records]
     elapsed = time.perf_counter() - started

@@ -152,8 +152,14 @@ async def child(owner_url: str, reader_url: str, tenant: str, out: Path) -> Run:
     finally:
         await owner.close()
     assert job is not None
-    return Run(seconds, job["rows"], job["bytes"], before, peak,
-               _body_sha256(export_path(out, tenant, export_id)))
+    return Run(
+        seconds,
+        job["rows"],
+        job["bytes"],
+        before,
+        peak,
+        _body_sha256(export_path(out, tenant, export_id)),
+    )
 
 
 def run_export(db_url: str, tenant: str, out: Path) -> tuple[Run, Path]:
@@ -161,7 +167,11 @@ def run_export(db_url: str, tenant: str, out: Path) -> tuple[Run, Path]:
     out.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [sys.executable, "-m", "bench.exporting", db_url, role_dsn(db_url), tenant, str(out)],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
     )
     if done.returncode != 0:
         raise RuntimeError(f"export subprocess failed:\n{done.stderr[-3000:]}")
@@ -199,17 +209,23 @@ def psql_bin() -> Path:
 def run_psql(db_url: str, tenant: str, sql: str, path: Path) -> Run:
     """psql's \\copy of ``sql`` as contacts_api, the tenant set as the worker sets it; timed
     from the start of psql to its exit."""
-    script = "\n".join([
-        "\\set ON_ERROR_STOP on",
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
-        f"SELECT set_config('contacts.tenant_id', '{tenant}', true) \\g /dev/null",
-        f"\\copy ({sql}) TO '{path}' WITH (FORMAT csv, HEADER)",
-        "COMMIT;",
-    ])  # fmt: skip
+    script = "\n".join(
+        [
+            "\\set ON_ERROR_STOP on",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
+            f"SELECT set_config('contacts.tenant_id', '{tenant}', true) \\g /dev/null",
+            f"\\copy ({sql}) TO '{path}' WITH (FORMAT csv, HEADER)",
+            "COMMIT;",
+        ]
+    )
     started = time.perf_counter()
     done = subprocess.run(
-        [str(psql_bin()), "-X", "-q", "-d", role_dsn(db_url)], input=script, text=True,
-        capture_output=True, check=False, timeout=900,
+        [str(psql_bin()), "-X", "-q", "-d", role_dsn(db_url)],
+        input=script,
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=900,
     )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -268,43 +284,75 @@ async def run(stack: BenchStack, *, rows: int) -> Section:
     peak_small = small.rss_peak_kib / 1024
     peak_big = max(r.rss_peak_kib for r in exports) / 1024
     growth = peak_big - peak_small
-    return Section("Export", [
-        Row("export: rows/s (worker, COPY to file)", rate, "rows/s",
-            f"psql \\copy {ref_rate:,.0f} rows/s", rate / ref_rate,
-            f"≥ {TARGET_RATIO}\u00d7 psql", rate / ref_rate >= TARGET_RATIO),
-        Row("psql \\copy: rows/s (same query)", ref_rate, "rows/s", f"{ref.seconds:.2f} s"),
-        Row("export / psql \\copy", rate / ref_rate, "x", f"{best.seconds:.2f} s vs "
-            f"{ref.seconds:.2f} s", rate / ref_rate, f"≥ {TARGET_RATIO}\u00d7",
-            rate / ref_rate >= TARGET_RATIO),
-        Row("export peak RSS, N/10 rows", peak_small, "MiB",
-            f"{small.rows:,} rows; {small.rss_before_kib / 1024:.1f} MiB before the export"),
-        Row("export peak RSS, N rows", peak_big, "MiB",
-            f"{rows:,} rows; {exports[0].rss_before_kib / 1024:.1f} MiB before the export"),
-        Row("peak RSS, N rows / N/10 rows", peak_big / peak_small, "x",
-            f"{growth:+.1f} MiB for {rows - small.rows:,} more rows", peak_big / peak_small,
-            f"≤ +{RSS_GROWTH_MIB:g} MiB (independent of rows)", growth <= RSS_GROWTH_MIB),
-    ], [
-        f"Segment: one tenant of {rows:,} customers (seeded server-side with `generate_series` "
-        f"in {seeding:.0f} s, then `VACUUM (ANALYZE)`), no filter: {best.bytes / 1e6:.1f} MB of "
-        f"CSV. The database holds a second tenant of {small.rows:,} customers (the N/10 run). "
-        f"Plan of the worker's query as `contacts_api`: {plan} (the other indexes of "
-        "`customers` are dropped before seeding, to save minutes; the export does not use "
-        "them).",
-        "Export = `ExportRunner.run` of a queued job in a fresh `python -m bench.exporting` "
-        "process, timed inside it around the run (claim, reader connection as `contacts_api`, "
-        "`COPY` streamed to `.csv.part` with sha256, fsync, rename, record); peak RSS = the "
-        "process's VmHWM after the run (Python, asyncpg and the service modules included; "
-        "'before' = the same just before the run).",
-        "psql = `psql -X` as `contacts_api`: `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`, "
-        "`set_config('contacts.tenant_id', …, true)`, `\\copy (<the worker's SQL with the "
-        "tenant inlined, as asyncpg sends it>) TO file WITH (FORMAT csv, HEADER)`, timed from "
-        "psql's start to its exit (connection included; no fsync).",
-        f"Files: {'identical' if same else '**different**'} data (sha256 of each file after "
-        f"its header line: the worker writes the contract's column names, psql the SQL's); "
-        f"{best.bytes:,} bytes (worker) vs {ref.bytes:,} (psql).",
-        f"Best of 2 alternated runs: export {', '.join(f'{r.seconds:.2f}' for r in exports)} "
-        f"s; psql {', '.join(f'{r.seconds:.2f}' for r in copies)} s.",
-    ])
+    return Section(
+        "Export",
+        [
+            Row(
+                "export: rows/s (worker, COPY to file)",
+                rate,
+                "rows/s",
+                f"psql \\copy {ref_rate:,.0f} rows/s",
+                rate / ref_rate,
+                f"≥ {TARGET_RATIO}\u00d7 psql",
+                rate / ref_rate >= TARGET_RATIO,
+            ),
+            Row("psql \\copy: rows/s (same query)", ref_rate, "rows/s", f"{ref.seconds:.2f} s"),
+            Row(
+                "export / psql \\copy",
+                rate / ref_rate,
+                "x",
+                f"{best.seconds:.2f} s vs {ref.seconds:.2f} s",
+                rate / ref_rate,
+                f"≥ {TARGET_RATIO}\u00d7",
+                rate / ref_rate >= TARGET_RATIO,
+            ),
+            Row(
+                "export peak RSS, N/10 rows",
+                peak_small,
+                "MiB",
+                f"{small.rows:,} rows; {small.rss_before_kib / 1024:.1f} MiB before the export",
+            ),
+            Row(
+                "export peak RSS, N rows",
+                peak_big,
+                "MiB",
+                f"{rows:,} rows; {exports[0].rss_before_kib / 1024:.1f} MiB before the export",
+            ),
+            Row(
+                "peak RSS, N rows / N/10 rows",
+                peak_big / peak_small,
+                "x",
+                f"{growth:+.1f} MiB for {rows - small.rows:,} more rows",
+                peak_big / peak_small,
+                f"≤ +{RSS_GROWTH_MIB:g} MiB (independent of rows)",
+                growth <= RSS_GROWTH_MIB,
+            ),
+        ],
+        [
+            f"Segment: one tenant of {rows:,} customers (seeded server-side with `generate_series` "
+            f"in {seeding:.0f} s, then `VACUUM (ANALYZE)`), no filter: {best.bytes / 1e6:.1f} MB "
+            "of "
+            f"CSV. The database holds a second tenant of {small.rows:,} customers (the N/10 run). "
+            f"Plan of the worker's query as `contacts_api`: {plan} (the other indexes of "
+            "`customers` are dropped before seeding, to save minutes; the export does not use "
+            "them).",
+            "Export = `ExportRunner.run` of a queued job in a fresh `python -m bench.exporting` "
+            "process, timed inside it around the run (claim, reader connection as `contacts_api`, "
+            "`COPY` streamed to `.csv.part` with sha256, fsync, rename, record); peak RSS = the "
+            "process's VmHWM after the run (Python, asyncpg and the service modules included; "
+            "'before' = the same just before the run).",
+            "psql = `psql -X` as `contacts_api`: `BEGIN ISOLATION LEVEL REPEATABLE READ READ "
+            "ONLY`, "
+            "`set_config('contacts.tenant_id', …, true)`, `\\copy (<the worker's SQL with the "
+            "tenant inlined, as asyncpg sends it>) TO file WITH (FORMAT csv, HEADER)`, timed from "
+            "psql's start to its exit (connection included; no fsync).",
+            f"Files: {'identical' if same else '**different**'} data (sha256 of each file after "
+            f"its header line: the worker writes the contract's column names, psql the SQL's); "
+            f"{best.bytes:,} bytes (worker) vs {ref.bytes:,} (psql).",
+            f"Best of 2 alternated runs: export {', '.join(f'{r.seconds:.2f}' for r in exports)} "
+            f"s; psql {', '.join(f'{r.seconds:.2f}' for r in copies)} s.",
+        ],
+    )
 
 
 def main() -> int:

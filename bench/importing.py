@@ -50,16 +50,45 @@ FIGURES: tuple[str, ...] = (
 )
 TENANT = "bench-import"
 TARGET_SECONDS_PER_100K = 5.0
-HEADER = ("Klant ID", "Voornaam", "Achternaam", "E-mailadres", "GSM", "Taal", "Nieuwsbrief",
-          "Labels", "Klant sinds", "Opmerkingen")  # fmt: skip
-LANGUAGES = {"nl": ("nl", "nl-BE", "NL", "Nederlands"), "fr": ("fr", "fr-BE", "Frans"),
-             "en": ("en", "en-GB", "English")}  # fmt: skip
-NEWSLETTER = {"ja": True, "nee": False, "oui": True, "non": False, "1": True, "0": False,
-              "true": True, "": None}  # fmt: skip
-NOTES = ("", "", "", "", "allergie: noten; glutenvrij", "terrasse si possible", "vaste tafel 12",
-         'zegt "altijd" te laat', "verjaardag 12/05")  # fmt: skip
-LANGUAGE_CODES = {spelling: code for code, spellings in LANGUAGES.items()
-                  for spelling in spellings}  # fmt: skip
+HEADER = (
+    "Klant ID",
+    "Voornaam",
+    "Achternaam",
+    "E-mailadres",
+    "GSM",
+    "Taal",
+    "Nieuwsbrief",
+    "Labels",
+    "Klant sinds",
+    "Opmerkingen",
+)
+LANGUAGES = {
+    "nl": ("nl", "nl-BE", "NL", "Nederlands"),
+    "fr": ("fr", "fr-BE", "Frans"),
+    "en": ("en", "en-GB", "English"),
+}
+NEWSLETTER = {
+    "ja": True,
+    "nee": False,
+    "oui": True,
+    "non": False,
+    "1": True,
+    "0": False,
+    "true": True,
+    "": None,
+}
+NOTES = (
+    "",
+    "",
+    "",
+    "",
+    "allergie: noten; glutenvrij",
+    "terrasse si possible",
+    "vaste tafel 12",
+    'zegt "altijd" te laat',
+    "verjaardag 12/05",
+)
+LANGUAGE_CODES = {spelling: code for code, spellings in LANGUAGES.items() for spelling in spellings}
 INVALID = ("email", "phone", "tag", "date", "newsletter", "duplicate", "language")
 
 
@@ -104,8 +133,14 @@ def _email_text(email: str, style: int) -> str:
 
 def _phone_text(n: str, style: int) -> str:
     p = (n[:3], n[3:5], n[5:7], n[7:])
-    forms = (f"0{p[0]} {p[1]} {p[2]} {p[3]}", f"+32 {p[0]} {p[1]} {p[2]} {p[3]}", f"0032{n}",
-             f"0{p[0]}/{p[1]}.{p[2]}.{p[3]}", f"0{n}", f"+32{n}")  # fmt: skip
+    forms = (
+        f"0{p[0]} {p[1]} {p[2]} {p[3]}",
+        f"+32 {p[0]} {p[1]} {p[2]} {p[3]}",
+        f"0032{n}",
+        f"0{p[0]}/{p[1]}.{p[2]}.{p[3]}",
+        f"0{n}",
+        f"+32{n}",
+    )
     return forms[style % len(forms)]
 
 
@@ -124,36 +159,63 @@ def write_csv(path: Path, rows: int, *, seed: int = 5) -> Sample:
             kind = rng.random()
             email = phone = None
             if kind >= 0.08:  # 8 % phone only, 8 % email only, the rest both
-                local = rng.choice((f"{_ascii(first)}.{_ascii(last)}", f"{_ascii(first)[0]}"
-                                    f"{_ascii(last)}", f"{_ascii(first)}_{_ascii(last)}"))
+                local = rng.choice(
+                    (
+                        f"{_ascii(first)}.{_ascii(last)}",
+                        f"{_ascii(first)[0]}{_ascii(last)}",
+                        f"{_ascii(first)}_{_ascii(last)}",
+                    )
+                )
                 email = f"{local}{i}@{rng.choice(DOMAINS)}"
                 emails.append(email)
             if kind < 0.92:
                 phone = f"{rng.choice(MOBILE)}{i % 1_000_000:06d}"
             language = rng.choice(LANGUAGES[lang]) if rng.random() < 0.8 else ""
             newsletter = rng.choice(tuple(NEWSLETTER))
-            tags = rng.choices(("", "vip", "regular", "regular|vip", "wine_club", "Regular | VIP"),
-                               (70, 8, 10, 5, 5, 2))[0]  # fmt: skip
+            tags = rng.choices(
+                ("", "vip", "regular", "regular|vip", "wine_club", "Regular | VIP"),
+                (70, 8, 10, 5, 5, 2),
+            )[0]
             since = datetime(2015, 1, 1) + timedelta(days=rng.randint(0, 3600))
-            date = rng.choices((since.strftime("%d/%m/%Y"), since.strftime("%Y-%m-%d"),
-                                since.strftime("%d/%m/%Y %H:%M"), ""), (45, 20, 10, 25))[0]
+            date = rng.choices(
+                (
+                    since.strftime("%d/%m/%Y"),
+                    since.strftime("%Y-%m-%d"),
+                    since.strftime("%d/%m/%Y %H:%M"),
+                    "",
+                ),
+                (45, 20, 10, 25),
+            )[0]
             cells = [
-                "", first, last, _email_text(email, rng.choices((0, 1, 2, 3), (70, 15, 10, 5))[0])
-                if email else "", _phone_text(phone, rng.randint(0, 5)) if phone else "",
-                language, newsletter, tags, date, rng.choice(NOTES),
-            ]  # fmt: skip
+                "",
+                first,
+                last,
+                _email_text(email, rng.choices((0, 1, 2, 3), (70, 15, 10, 5))[0]) if email else "",
+                _phone_text(phone, rng.randint(0, 5)) if phone else "",
+                language,
+                newsletter,
+                tags,
+                date,
+                rng.choice(NOTES),
+            ]
             if rng.random() < 0.03:
                 invalid += 1
                 _break(rng, cells, emails)
             elif rng.random() < 0.2:
                 cid = uuid.UUID(int=rng.getrandbits(128), version=4)
                 changed = rng.random() < 0.5
-                existing.append(Existing(
-                    cid, email, f"+32{phone}" if phone else None,
-                    first if not changed else "Iemand", last,
-                    LANGUAGE_CODES.get(language), NEWSLETTER[newsletter],
-                    sorted({t.strip().lower() for t in tags.split("|") if t.strip()}),
-                ))  # fmt: skip
+                existing.append(
+                    Existing(
+                        cid,
+                        email,
+                        f"+32{phone}" if phone else None,
+                        first if not changed else "Iemand",
+                        last,
+                        LANGUAGE_CODES.get(language),
+                        NEWSLETTER[newsletter],
+                        sorted({t.strip().lower() for t in tags.split("|") if t.strip()}),
+                    )
+                )
                 if rng.random() < 0.5:
                     cells[0] = str(cid)  # an export of this tenant, re-imported
             out.writerow(cells)
@@ -167,8 +229,9 @@ def _break(rng: random.Random, cells: list[str], emails: list[str]) -> None:
     e-mail of an earlier row."""
     broken = rng.choice(INVALID)
     if broken == "email" or (broken == "duplicate" and not emails):
-        cells[3] = rng.choice(("jan.peeters@@gmail.com", "an(at)telenet.be", "marie@skynet",
-                               "pieter.@gmail.com"))  # fmt: skip
+        cells[3] = rng.choice(
+            ("jan.peeters@@gmail.com", "an(at)telenet.be", "marie@skynet", "pieter.@gmail.com")
+        )
     elif broken == "phone":
         cells[4] = rng.choice(("0470 12 34", "12345", "+32 470 12 34 56 78 9"))
     elif broken == "tag":
@@ -188,19 +251,44 @@ async def seed(url: str, sample: Sample) -> None:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("INSERT INTO tenants (tenant_id) VALUES ($1)", TENANT)
-        await conn.execute("INSERT INTO tenant_tags (tenant_id, code, labels) VALUES "
-                           "($1, 'wine_club', '{\"nl\": \"Wijnclub\"}')", TENANT)  # fmt: skip
+        await conn.execute(
+            "INSERT INTO tenant_tags (tenant_id, code, labels) VALUES "
+            "($1, 'wine_club', '{\"nl\": \"Wijnclub\"}')",
+            TENANT,
+        )
         since = datetime(2014, 6, 1, tzinfo=UTC)
         await conn.copy_records_to_table(
             "customers",
-            columns=["tenant_id", "id", "identity_key", "email", "phone", "first_name",
-                     "last_name", "language", "newsletter", "tags", "first_contact_at"],
+            columns=[
+                "tenant_id",
+                "id",
+                "identity_key",
+                "email",
+                "phone",
+                "first_name",
+                "last_name",
+                "language",
+                "newsletter",
+                "tags",
+                "first_contact_at",
+            ],
             records=[
-                (TENANT, e.id, f"email:{e.email}" if e.email else f"phone:{e.phone}", e.email,
-                 e.phone, e.first_name, e.last_name, e.language, e.newsletter, e.tags, since)
+                (
+                    TENANT,
+                    e.id,
+                    f"email:{e.email}" if e.email else f"phone:{e.phone}",
+                    e.email,
+                    e.phone,
+                    e.first_name,
+                    e.last_name,
+                    e.language,
+                    e.newsletter,
+                    e.tags,
+                    since,
+                )
                 for e in sample.existing
             ],
-        )  # fmt: skip
+        )
         await conn.execute("ANALYZE customers")
     finally:
         await conn.close()
@@ -221,8 +309,7 @@ class Timed:
     cpu: float
 
 
-async def import_file(db: Database, path: Path, *, publish: tuple[Publisher, str] | None
-                      ) -> Timed:
+async def import_file(db: Database, path: Path, *, publish: tuple[Publisher, str] | None) -> Timed:
     """One import as the route runs it (dry run, or both passes with ``publish``)."""
     started, cpu = time.perf_counter(), time.process_time()
     file, sha256 = await spool(_chunks(path))
@@ -233,12 +320,21 @@ async def import_file(db: Database, path: Path, *, publish: tuple[Publisher, str
             passes = [None] if publish is None else [None, publish]
             report = Report()
             for target in passes:  # the route's `_pass`: a fresh parse of the spooled file
-                opened = CsvImport.open(file, region=region, known_tags=known,  # type: ignore[arg-type]
-                                        now=datetime.now(UTC))
+                opened = CsvImport.open(
+                    file,  # type: ignore[arg-type]
+                    region=region,
+                    known_tags=known,
+                    now=datetime.now(UTC),
+                )
                 with opened:
-                    report = await run_import(conn, opened, tenant_id=TENANT,
-                                              import_id=uuid.uuid4(), sha256=sha256,
-                                              publish=target)
+                    report = await run_import(
+                        conn,
+                        opened,
+                        tenant_id=TENANT,
+                        import_id=uuid.uuid4(),
+                        sha256=sha256,
+                        publish=target,
+                    )
     finally:
         file.close()
     return Timed(report, time.perf_counter() - started, time.process_time() - cpu)
@@ -248,8 +344,9 @@ def parse_alone(path: Path) -> float:
     """Seconds for ``CsvImport.rows`` over the file: the validation without the database."""
     started = time.perf_counter()
     with path.open("rb") as binary:
-        opened = CsvImport.open(binary, known_tags={"vip", "regular", "wine_club"},
-                                now=datetime.now(UTC))
+        opened = CsvImport.open(
+            binary, known_tags={"vip", "regular", "wine_club"}, now=datetime.now(UTC)
+        )
         for _ in opened.rows():
             pass
     return time.perf_counter() - started
@@ -303,41 +400,72 @@ async def run(stack: BenchStack, *, rows: int) -> Section:
     report, n = dry.report, dry.report.rows
     target = TARGET_SECONDS_PER_100K * rows / 100_000
     size = sample.path.stat().st_size
-    return Section("Import", [
-        Row("dry run: time for the file", 1000 * dry.seconds, "ms",
-            f"{rows:,} rows, {size / 1e6:.1f} MB", target=f"≤ {1000 * target:,.0f} ms "
-            "(5 s per 100k rows)", met=dry.seconds <= target),
-        Row("dry run: rows/s", n / dry.seconds, "rows/s", f"parser alone {n / parser:,.0f} "
-            "rows/s", parser / dry.seconds, f"≥ {100_000 / TARGET_SECONDS_PER_100K:,.0f} rows/s",
-            n / dry.seconds >= 100_000 / TARGET_SECONDS_PER_100K),
-        Row("parser alone (no database)", n / parser, "rows/s",
-            f"the long way {n / before:,.0f} rows/s", before / parser),
-        Row("parser, e-mail and phone the long way", n / before, "rows/s",
-            f"{before:.1f} s for the file"),
-        Row("csv.reader alone (ceiling)", n / reader, "rows/s", f"{reader:.2f} s"),
-        Row("real import: both passes + publish", 1000 * real.seconds, "ms",
-            f"dry run {dry.seconds:.1f} s", real.seconds / dry.seconds),
-    ], [
-        f"File: {rows:,} data rows ({size / 1e6:.1f} MB, UTF-8 with BOM, `;`, Dutch headers, "
-        f"a free-text column with quoted `;`, e-mails and phones in mixed spellings, 8 % phone "
-        f"only, 8 % e-mail only); {sample.invalid:,} rows generated with an error (bad e-mail, "
-        f"phone, tag, date, newsletter, language, or a duplicate); {len(sample.existing):,} "
-        "guests already customers of the tenant (half unchanged, half with a new first name).",
-        f"Dry-run report: {n:,} rows, {report.valid:,} valid, {report.invalid:,} invalid, would "
-        f"create {report.would_create:,}, update {report.would_update:,}, unchanged "
-        f"{report.unchanged:,}; {len(report.errors):,} errors listed.",
-        "Dry run = `spool` of the file's bytes (sha256), then in one tenant transaction as "
-        "`contacts_api`: region, tag vocabulary, `CsvImport.open` and `run_import(publish=None)`, "
-        "as `POST …/imports?dry_run=true` runs them (the HTTP layer is not included). Best of "
-        f"3 runs: {', '.join(f'{t.seconds:.2f}' for t in runs)} s (CPU of the bench process: "
-        f"{', '.join(f'{t.cpu:.2f}' for t in runs)} s).",
-        f"Real import = the route's two passes (a file broken half-way publishes nothing), the "
-        f"second publishing the {real.report.published:,} changing rows as `contact.imported` "
-        f"to the Tansu broker (acks=all; CPU {real.cpu:.1f} s); ingest is not running.",
-        "Parser alone: `CsvImport.rows()` over the file (every validation, no database). The "
-        "long way: the same with the e-mail and phone of every row through email-validator "
-        "and `phonenumbers.parse` (the uncached `normalize_email` / `normalize_phone`, as "
-        "before issue #5; the other changes of #5 stay). csv.reader alone: the stdlib reader "
-        "over the decoded text, the floor of any parser written on it. Ratios: the time of "
-        "the row's reference over the row's own.",
-    ])
+    return Section(
+        "Import",
+        [
+            Row(
+                "dry run: time for the file",
+                1000 * dry.seconds,
+                "ms",
+                f"{rows:,} rows, {size / 1e6:.1f} MB",
+                target=f"≤ {1000 * target:,.0f} ms (5 s per 100k rows)",
+                met=dry.seconds <= target,
+            ),
+            Row(
+                "dry run: rows/s",
+                n / dry.seconds,
+                "rows/s",
+                f"parser alone {n / parser:,.0f} rows/s",
+                parser / dry.seconds,
+                f"≥ {100_000 / TARGET_SECONDS_PER_100K:,.0f} rows/s",
+                n / dry.seconds >= 100_000 / TARGET_SECONDS_PER_100K,
+            ),
+            Row(
+                "parser alone (no database)",
+                n / parser,
+                "rows/s",
+                f"the long way {n / before:,.0f} rows/s",
+                before / parser,
+            ),
+            Row(
+                "parser, e-mail and phone the long way",
+                n / before,
+                "rows/s",
+                f"{before:.1f} s for the file",
+            ),
+            Row("csv.reader alone (ceiling)", n / reader, "rows/s", f"{reader:.2f} s"),
+            Row(
+                "real import: both passes + publish",
+                1000 * real.seconds,
+                "ms",
+                f"dry run {dry.seconds:.1f} s",
+                real.seconds / dry.seconds,
+            ),
+        ],
+        [
+            f"File: {rows:,} data rows ({size / 1e6:.1f} MB, UTF-8 with BOM, `;`, Dutch headers, "
+            f"a free-text column with quoted `;`, e-mails and phones in mixed spellings, 8 % phone "
+            f"only, 8 % e-mail only); {sample.invalid:,} rows generated with an error (bad e-mail, "
+            f"phone, tag, date, newsletter, language, or a duplicate); {len(sample.existing):,} "
+            "guests already customers of the tenant (half unchanged, half with a new first name).",
+            f"Dry-run report: {n:,} rows, {report.valid:,} valid, {report.invalid:,} invalid, "
+            "would "
+            f"create {report.would_create:,}, update {report.would_update:,}, unchanged "
+            f"{report.unchanged:,}; {len(report.errors):,} errors listed.",
+            "Dry run = `spool` of the file's bytes (sha256), then in one tenant transaction as "
+            "`contacts_api`: region, tag vocabulary, `CsvImport.open` and "
+            "`run_import(publish=None)`, "
+            "as `POST …/imports?dry_run=true` runs them (the HTTP layer is not included). Best of "
+            f"3 runs: {', '.join(f'{t.seconds:.2f}' for t in runs)} s (CPU of the bench process: "
+            f"{', '.join(f'{t.cpu:.2f}' for t in runs)} s).",
+            f"Real import = the route's two passes (a file broken half-way publishes nothing), the "
+            f"second publishing the {real.report.published:,} changing rows as `contact.imported` "
+            f"to the Tansu broker (acks=all; CPU {real.cpu:.1f} s); ingest is not running.",
+            "Parser alone: `CsvImport.rows()` over the file (every validation, no database). The "
+            "long way: the same with the e-mail and phone of every row through email-validator "
+            "and `phonenumbers.parse` (the uncached `normalize_email` / `normalize_phone`, as "
+            "before issue #5; the other changes of #5 stay). csv.reader alone: the stdlib reader "
+            "over the decoded text, the floor of any parser written on it. Ratios: the time of "
+            "the row's reference over the row's own.",
+        ],
+    )

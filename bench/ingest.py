@@ -42,8 +42,9 @@ async def _count(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM processed_events"))
 
 
-async def first_pass(workers: list[IngestProcess], db_url: str, expected: int,
-                     timeout: float) -> Pass:
+async def first_pass(
+    workers: list[IngestProcess], db_url: str, expected: int, timeout: float
+) -> Pass:
     """Start the workers (one consumer group) and wait until ``expected`` events are committed
     (polling every 50 ms)."""
     conn = await asyncpg.connect(db_url)
@@ -66,8 +67,14 @@ async def first_pass(workers: list[IngestProcess], db_url: str, expected: int,
         await conn.close()
     for log in logs:
         log.poll()
-    return Pass(count, done - started, done - first_at, count - first_count,
-                sum(b.batches for b in logs), [ms for b in logs for ms in b.ms])
+    return Pass(
+        count,
+        done - started,
+        done - first_at,
+        count - first_count,
+        sum(b.batches for b in logs),
+        [ms for b in logs for ms in b.ms],
+    )
 
 
 async def replay(worker: IngestProcess, records: int, timeout: float) -> Pass:
@@ -85,8 +92,9 @@ async def replay(worker: IngestProcess, records: int, timeout: float) -> Pass:
         if seen and not first_at:
             first_at, first_count = time.monotonic(), seen
     done = time.monotonic()
-    return Pass(seen, done - started, done - first_at, seen - first_count,
-                batches.batches, batches.ms)
+    return Pass(
+        seen, done - started, done - first_at, seen - first_count, batches.batches, batches.ms
+    )
 
 
 @dataclass(frozen=True)
@@ -113,18 +121,27 @@ def _ids(records: list[DemoRecord]) -> list[tuple[str, str] | None]:
     return out
 
 
-async def latency(db_url: str, bootstrap: str, topic: str, records: list[DemoRecord],
-                  rate: float, *, settle: float = 30.0) -> Latency:
+async def latency(
+    db_url: str,
+    bootstrap: str,
+    topic: str,
+    records: list[DemoRecord],
+    rate: float,
+    *,
+    settle: float = 30.0,
+) -> Latency:
     """Produce ``records`` at ``rate``/s to a running, caught-up worker; time each to visible."""
     ids = _ids(records)
     sent: dict[tuple[str, str], float] = {}
     seen: dict[tuple[str, str], tuple[float, float]] = {}
     conn = await asyncpg.connect(db_url)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                enable_idempotence=False)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=False
+    )
     await producer.start()
-    watermark = await conn.fetchval("SELECT coalesce(max(processed_at), '-infinity')"
-                                    " FROM processed_events")
+    watermark = await conn.fetchval(
+        "SELECT coalesce(max(processed_at), '-infinity') FROM processed_events"
+    )
 
     async def watch(until: asyncio.Event) -> None:
         # One writer commits its batches in order, so rows newer than the newest seen are new.
@@ -132,7 +149,9 @@ async def latency(db_url: str, bootstrap: str, topic: str, records: list[DemoRec
         while not until.is_set() or len(seen) < len(sent):
             rows = await conn.fetch(
                 "SELECT tenant_id, event_id::text AS id, extract(epoch FROM processed_at) AS at,"
-                " processed_at FROM processed_events WHERE processed_at > $1", watermark)
+                " processed_at FROM processed_events WHERE processed_at > $1",
+                watermark,
+            )
             now = time.time()
             for r in rows:
                 seen.setdefault((r["tenant_id"], r["id"]), (now, float(r["at"])))

@@ -38,7 +38,10 @@ class IngestProcess:
             self.started = time.monotonic()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "ingest"],
-                env=self.env, cwd=ROOT, stdout=log, stderr=log,
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
             )
         return self.started
 

@@ -60,13 +60,14 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         ratio = "—" if r.ratio is None else f"{r.ratio:.2f}\u00d7"
         met = "—" if r.met is None else ("met" if r.met else "**not met**")
-        lines.append(f"| {r.figure} | {fmt(r.value, r.unit)} | {r.reference} | {ratio} |"
-                     f" {r.target} | {met} |")
+        lines.append(
+            f"| {r.figure} | {fmt(r.value, r.unit)} | {r.reference} | {ratio} |"
+            f" {r.target} | {met} |"
+        )
     return "\n".join(lines)
 
 
-def document(sections: list[Section], machine: dict[str, str], *, date: str,
-             command: str) -> str:
+def document(sections: list[Section], machine: dict[str, str], *, date: str, command: str) -> str:
     """RESULTS.md: machine, date, command, then each section's table, notes and extra text."""
     out = [
         "# Benchmark results",

@@ -80,38 +80,56 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
     topics = await data.publish(stack.bootstrap, PREFIX, ds.records)
     say(n, f"produced {n.records} records to {topics.site_events}")
     timeout = max(180.0, opts.events / 200)
-    n.faust_only = await consume_only(stack.bootstrap, topics.site_events, "bench-faust-only",
-                                      n.records, timeout)
+    n.faust_only = await consume_only(
+        stack.bootstrap, topics.site_events, "bench-faust-only", n.records, timeout
+    )
     say(n, f"faust consumption alone {n.faust_only:,.0f} ev/s")
 
     e2e_url = await fresh_database(stack.admin_url, "b_e2e")
-    first = IngestProcess(e2e_url, stack.bootstrap, PREFIX, "bench-ingest-1",
-                          stack.workdir / "first.log")
+    first = IngestProcess(
+        e2e_url, stack.bootstrap, PREFIX, "bench-ingest-1", stack.workdir / "first.log"
+    )
     try:
         n.first = await ingest.first_pass([first], e2e_url, n.expected, timeout)
     finally:
         first.stop()
-    say(n, f"end-to-end {n.first.rate:,.0f} ev/s steady, {n.first.rate_with_startup:,.0f} "
-           f"with start-up ({n.first.total_seconds:.1f} s)")
+    say(
+        n,
+        f"end-to-end {n.first.rate:,.0f} ev/s steady, {n.first.rate_with_startup:,.0f} "
+        f"with start-up ({n.first.total_seconds:.1f} s)",
+    )
 
-    second = IngestProcess(e2e_url, stack.bootstrap, PREFIX, "bench-ingest-2",
-                           stack.workdir / "replay.log")
+    second = IngestProcess(
+        e2e_url, stack.bootstrap, PREFIX, "bench-ingest-2", stack.workdir / "replay.log"
+    )
     try:
         n.replay = await ingest.replay(second, n.records, timeout)
         say(n, f"replay {n.replay.rate:,.0f} ev/s steady")
         rate = n.first.rate / 2
         count = max(int(rate * opts.latency_seconds), 50)
-        late = generate(seed=11, venues=opts.tenants, events=count, invalid_ratio=0.0,
-                        guests_per_venue=max(opts.events // max(opts.tenants, 1) // 4, 4))
+        late = generate(
+            seed=11,
+            venues=opts.tenants,
+            events=count,
+            invalid_ratio=0.0,
+            guests_per_venue=max(opts.events // max(opts.tenants, 1) // 4, 4),
+        )
         n.latency = await ingest.latency(e2e_url, stack.bootstrap, topics.site_events, late, rate)
-        say(n, f"latency at {rate:,.0f} ev/s: p50 {_ms(n.latency, 0.5)} ms,"
-               f" p99 {_ms(n.latency, 0.99)} ms")
+        say(
+            n,
+            f"latency at {rate:,.0f} ev/s: p50 {_ms(n.latency, 0.5)} ms,"
+            f" p99 {_ms(n.latency, 0.99)} ms",
+        )
     finally:
         second.stop()
 
     url = await fresh_database(stack.admin_url, "b_two")
-    pair = [IngestProcess(url, stack.bootstrap, PREFIX, "bench-ingest-two",
-                          stack.workdir / f"two-{i}.log") for i in (1, 2)]
+    pair = [
+        IngestProcess(
+            url, stack.bootstrap, PREFIX, "bench-ingest-two", stack.workdir / f"two-{i}.log"
+        )
+        for i in (1, 2)
+    ]
     try:
         n.two_workers = await ingest.first_pass(pair, url, n.expected, timeout)
     finally:
@@ -136,8 +154,9 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
 async def _profile(stack: BenchStack, n: Numbers, timeout: float) -> str:
     """A further first pass (fresh database, new group) with py-spy attached after start-up."""
     url = await fresh_database(stack.admin_url, "b_profile")
-    worker = IngestProcess(url, stack.bootstrap, PREFIX, "bench-ingest-profile",
-                           stack.workdir / "profile.log")
+    worker = IngestProcess(
+        url, stack.bootstrap, PREFIX, "bench-ingest-profile", stack.workdir / "profile.log"
+    )
     raw = stack.workdir / "profile.txt"
     spy = None
     try:

@@ -38,8 +38,14 @@ LIBRARIES = (
 )
 LOOP = "asyncio event loop alone (epoll, socket reads and writes, callbacks)"
 # Frames every sample passes through: left out of the inclusive list.
-SKELETON = ("runpy", "services/cli.py", "services/common/bootstrap.py", "mode/worker.py",
-            "asyncio/base_events.py", "asyncio/events.py")
+SKELETON = (
+    "runpy",
+    "services/cli.py",
+    "services/common/bootstrap.py",
+    "mode/worker.py",
+    "asyncio/base_events.py",
+    "asyncio/events.py",
+)
 
 
 def spy_binary() -> str | None:
@@ -54,9 +60,21 @@ def start(pid: int, out: Path, rate: int = 200) -> subprocess.Popen[bytes]:
     if binary is None:
         raise RuntimeError("py-spy not installed: .venv/bin/pip install py-spy")
     return subprocess.Popen(
-        [binary, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-         "--output", str(out), "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -82,8 +100,11 @@ def bucket(stack: str) -> str:
             if needle in frame:
                 return name
     # asyncio calls made by faust, aiokafka or our code were caught above.
-    return LOOP if frames == [] or any("(asyncio/" in f or "(selectors.py" in f
-                                        for f in frames) else "other"
+    return (
+        LOOP
+        if frames == [] or any("(asyncio/" in f or "(selectors.py" in f for f in frames)
+        else "other"
+    )
 
 
 def _function(frame: str) -> str:
@@ -117,8 +138,12 @@ def summarize(raw: Path, top: int = 15) -> str:
     def pct(n: int) -> str:
         return f"{100 * n / total:.1f} %"
 
-    lines = [f"{total:,} on-CPU samples of the ingest worker.", "",
-             "| where (innermost project frame, else library) | share |", "|---|---:|"]
+    lines = [
+        f"{total:,} on-CPU samples of the ingest worker.",
+        "",
+        "| where (innermost project frame, else library) | share |",
+        "|---|---:|",
+    ]
     lines += [f"| {name} | {pct(n)} |" for name, n in buckets.most_common()]
     lines += ["", "| function (inclusive) | share |", "|---|---:|"]
     lines += [f"| `{fn}` | {pct(n)} |" for fn, n in inclusive.most_common(top)]

@@ -183,7 +183,7 @@ def typos(surnames: list[str], count: int, rng: random.Random) -> list[tuple[str
         name = rng.choice(pool)
         at = rng.randrange(2, len(name) - 1)
         letter = rng.choice([c for c in "aeimnrst" if c != name[at]])
-        out.append((name[:at] + letter + name[at + 1:], name))
+        out.append((name[:at] + letter + name[at + 1 :], name))
     return out
 
 
@@ -195,8 +195,10 @@ async def _parallel(url: str, statements: list[tuple[str, tuple[object, ...]]]) 
         conn = await asyncpg.connect(url)
         try:
             # replica: no foreign-key triggers during the load (rows are consistent by design)
-            await conn.execute("SET synchronous_commit = off; SET maintenance_work_mem = '512MB';"
-                               " SET session_replication_role = replica")
+            await conn.execute(
+                "SET synchronous_commit = off; SET maintenance_work_mem = '512MB';"
+                " SET session_replication_role = replica"
+            )
             while queue:
                 sql, args = queue.pop(0)
                 await conn.execute(sql, *args)
@@ -206,8 +208,9 @@ async def _parallel(url: str, statements: list[tuple[str, tuple[object, ...]]]) 
     await asyncio.gather(worker(), worker())
 
 
-async def seed(url: str, *, customers: int, small_tenants: int, samples: int = 5000,
-               fuzzy_terms: int = 20) -> Seeded:
+async def seed(
+    url: str, *, customers: int, small_tenants: int, samples: int = 5000, fuzzy_terms: int = 20
+) -> Seeded:
     """Fill the (fresh, migrated) database at ``url``; return the sample keys and a token."""
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -224,12 +227,15 @@ async def seed(url: str, *, customers: int, small_tenants: int, samples: int = 5
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SELECT setseed(0.5)")
-        await conn.execute("INSERT INTO tenants (tenant_id) SELECT unnest($1::text[])",
-                           [BIG, *small])
+        await conn.execute(
+            "INSERT INTO tenants (tenant_id) SELECT unnest($1::text[])", [BIG, *small]
+        )
         await conn.execute(
             "INSERT INTO tenant_tags (tenant_id, code, labels)"
             " SELECT $1, key, value FROM jsonb_each($2::text::jsonb)",
-            BIG, orjson.dumps(CUSTOM_TAGS).decode())
+            BIG,
+            orjson.dumps(CUSTOM_TAGS).decode(),
+        )
         indexes = await conn.fetch(_INDEXES)
         for r in indexes:
             await conn.execute(f"DROP INDEX {r['name']}")
@@ -248,5 +254,15 @@ async def seed(url: str, *, customers: int, small_tenants: int, samples: int = 5
     finally:
         await conn.close()
     fuzzy = [r["t"] for r in sorted(findable, key=lambda r: int(r["n"]))][:fuzzy_terms]
-    return Seeded(BIG, token, [r["id"] for r in sample], [r["email"] for r in sample],
-                  fuzzy, TYPOS, len(findable), rows, time.perf_counter() - started, phases)
+    return Seeded(
+        BIG,
+        token,
+        [r["id"] for r in sample],
+        [r["email"] for r in sample],
+        fuzzy,
+        TYPOS,
+        len(findable),
+        rows,
+        time.perf_counter() - started,
+        phases,
+    )

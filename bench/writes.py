@@ -20,14 +20,27 @@ from services.ingest.store import PostgresIngestStore
 from services.ingest.worker import Headers, IngestWorker, Record
 
 BATCH = 2000
-HISTORY_COLUMNS = ["tenant_id", "event_id", "customer_id", "type", "occurred_at", "source",
-                   "summary", "data"]
+HISTORY_COLUMNS = [
+    "tenant_id",
+    "event_id",
+    "customer_id",
+    "type",
+    "occurred_at",
+    "source",
+    "summary",
+    "data",
+]
 
 
 async def naive(db_url: str, bootstrap: str, topic: str, limit: int) -> float:
     """aiokafka consumer, decode and one transaction per event; events/s over ``limit`` records."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     conn = await connect(db_url)
     store = PostgresIngestStore(conn, Topics())
     await consumer.start()
@@ -73,25 +86,28 @@ async def copy_ceiling(db_url: str) -> tuple[float, int]:
             " data::text FROM history ORDER BY recorded_at, event_id"
         )
         records = [tuple(r) for r in rows]
-        await conn.execute("DROP TABLE IF EXISTS history_copy;"
-                           " CREATE TABLE history_copy (LIKE history INCLUDING ALL)")
+        await conn.execute(
+            "DROP TABLE IF EXISTS history_copy;"
+            " CREATE TABLE history_copy (LIKE history INCLUDING ALL)"
+        )
         started = time.perf_counter()
         for i in range(0, len(records), BATCH):
-            await conn.copy_records_to_table("history_copy", records=records[i : i + BATCH],
-                                             columns=HISTORY_COLUMNS)
+            await conn.copy_records_to_table(
+                "history_copy", records=records[i : i + BATCH], columns=HISTORY_COLUMNS
+            )
         return len(records) / (time.perf_counter() - started), len(records)
     finally:
         await conn.close()
 
 
-async def worker_alone(db_url: str, bootstrap: str, topics: Topics,
-                       records: Sequence[DemoRecord]) -> float:
+async def worker_alone(
+    db_url: str, bootstrap: str, topics: Topics, records: Sequence[DemoRecord]
+) -> float:
     """IngestWorker.handle over batches of 2000 raw records (real DLQ producer), no faust."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     await producer.start()
 
-    async def produce(topic: str, key: bytes | None, value: bytes, headers: Headers | None
-                      ) -> None:
+    async def produce(topic: str, key: bytes | None, value: bytes, headers: Headers | None) -> None:
         fut = await producer.send(topic, key=key, value=value, headers=headers)
         await fut  # as the faust app does: delivered before the batch counts as done
 

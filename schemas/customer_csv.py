@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Final
 
 HEADER: Final = (
-    "customer_id", "first_name", "last_name", "email", "phone", "language",
-    "newsletter_opt_in", "tags", "first_contact_at", "last_contact_at", "reservations",
+    "customer_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "language",
+    "newsletter_opt_in",
+    "tags",
+    "first_contact_at",
+    "last_contact_at",
+    "reservations",
     "no_shows",
-)  # fmt: skip
+)
 
 
 def template_csv() -> str:

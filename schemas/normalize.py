@@ -108,9 +108,10 @@ _normalize_phone: Callable[[str | None, str], str | None] = normalize_phone.__wr
 _PLAIN_PHONE = re.compile(r"\+?[0-9]+(?:[ ./-][0-9]+)*")
 _SEPARATORS = str.maketrans("", "", " ./-")
 _SHORT_OR_LOCAL = (
-    ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    ValidationResult.TOO_SHORT,
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
     ValidationResult.INVALID_LENGTH,
-)  # fmt: skip
+)
 _NOT_A_NUMBER: Final = PhoneNumber()  # parse() raises: the number is unusable
 
 
@@ -126,8 +127,11 @@ def normalize_phone_quick(raw: str | None, region: str) -> str | None:
         candidate = "+" + candidate[2:]
     upper = region.upper()
     digits = candidate.translate(_SEPARATORS)
-    if (upper not in phonenumbers.SUPPORTED_REGIONS or len(digits.lstrip("+")) < 3
-            or _PLAIN_PHONE.fullmatch(candidate) is None):  # fmt: skip
+    if (
+        upper not in phonenumbers.SUPPORTED_REGIONS
+        or len(digits.lstrip("+")) < 3
+        or _PLAIN_PHONE.fullmatch(candidate) is None
+    ):
         return _normalize_phone(raw, region)
     number = _parse_plain(digits, upper)
     if number is None:

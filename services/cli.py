@@ -53,8 +53,9 @@ def cmd_profile(settings: Settings, _: argparse.Namespace) -> int:
     asyncio.run(migrate(dsn))
     app = create_app(settings, dsn=dsn)
     log.info("profile.starting", host=settings.http_host, port=settings.http_port)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
-                access_log=False)
+    uvicorn.run(
+        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    )
     return 0
 
 
@@ -70,8 +71,9 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
         await migrate(dsn)
         conn = await connect(dsn)
         try:
-            return await create_token(conn, args.tenant, scopes, name=args.name,
-                                      expires_days=args.expires_days)
+            return await create_token(
+                conn, args.tenant, scopes, name=args.name, expires_days=args.expires_days
+            )
         finally:
             await conn.close()
 
@@ -111,8 +113,9 @@ def _add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     create = actions.add_parser("create", help="issue a token (printed once)")
     create.set_defaults(func=cmd_token_create)
     create.add_argument("--tenant", required=True, help="tenant id, or * for ops")
-    create.add_argument("--scope", required=True,
-                        help="comma-separated: read,write,import,export,gdpr")
+    create.add_argument(
+        "--scope", required=True, help="comma-separated: read,write,import,export,gdpr"
+    )
     create.add_argument("--name", default=None, help="what the token is for")
     create.add_argument("--expires-days", type=float, default=None, help="lifetime in days")
     revoke = actions.add_parser("revoke", help="revoke a token by id")

@@ -38,19 +38,50 @@ LAST = {
     "Evans|Walker|O'Brien|Hughes|Clarke|Murphy|Edwards",
 }
 LANG_TAGS = {"nl": ("nl-BE", "nl", "NL"), "fr": ("fr-BE", "fr"), "en": ("en", "en-GB")}
-DOMAINS = ("gmail.com", "telenet.be", "skynet.be", "proximus.be", "hotmail.com", "outlook.com",
-           "icloud.com", "yahoo.fr", "live.be", "scarlet.be", "protonmail.com")
+DOMAINS = (
+    "gmail.com",
+    "telenet.be",
+    "skynet.be",
+    "proximus.be",
+    "hotmail.com",
+    "outlook.com",
+    "icloud.com",
+    "yahoo.fr",
+    "live.be",
+    "scarlet.be",
+    "protonmail.com",
+)
 MOBILE = (*range(470, 480), *range(484, 500))
 LANDLINE = {"2": "2345678", "3": "2345678", "4": "23", "9": "234"}  # area: first digits
-NOTES = ("window table", "allergie: noten", "birthday", "verjaardag", "anniversaire",
-         "terrasse si possible", "kinderstoel nodig", "gluten free", "allergie: lactose",
-         "vegetarisch", "late arrival ~21h", "rustig tafeltje aub")
+NOTES = (
+    "window table",
+    "allergie: noten",
+    "birthday",
+    "verjaardag",
+    "anniversaire",
+    "terrasse si possible",
+    "kinderstoel nodig",
+    "gluten free",
+    "allergie: lactose",
+    "vegetarisch",
+    "late arrival ~21h",
+    "rustig tafeltje aub",
+)
 REASONS = ("ziek", "malade", "change of plans", "weather", "datum vergist")
-SUBJECTS = ("Vraag over groepsreservatie", "Privatisation pour un anniversaire",
-            "Christmas party for 20", "Cadeaubon", "Allergieën", "Horaires des fêtes")
-MESSAGES = ("Kunnen we met 14 personen komen op een zaterdag?",
-            "Est-ce possible de réserver la salle du fond ?",
-            "Do you have a set menu for groups?", "Graag een offerte voor een bedrijfsfeest.")
+SUBJECTS = (
+    "Vraag over groepsreservatie",
+    "Privatisation pour un anniversaire",
+    "Christmas party for 20",
+    "Cadeaubon",
+    "Allergieën",
+    "Horaires des fêtes",
+)
+MESSAGES = (
+    "Kunnen we met 14 personen komen op een zaterdag?",
+    "Est-ce possible de réserver la salle du fond ?",
+    "Do you have a set menu for groups?",
+    "Graag een offerte voor een bedrijfsfeest.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,20 +147,39 @@ def _guest(rng: random.Random, weights: tuple[int, ...], used: set[str]) -> _Gue
         else:
             area = rng.choice(tuple(LANDLINE))
             phone = f"{area}{rng.choice(LANDLINE[area])}{rng.randint(0, 999999):06d}"
-    return _Guest(lang, first, last, email, phone, rng.choices((0, 1, 2, 3), (70, 15, 10, 5))[0],
-                  rng.randint(0, 5), rng.choice((1.0, 1.0, 1.0, 2.0, 3.0, 6.0)))
+    return _Guest(
+        lang,
+        first,
+        last,
+        email,
+        phone,
+        rng.choices((0, 1, 2, 3), (70, 15, 10, 5))[0],
+        rng.randint(0, 5),
+        rng.choice((1.0, 1.0, 1.0, 2.0, 3.0, 6.0)),
+    )
 
 
 def _phone_text(n: str, style: int) -> str:
     if len(n) == 9:  # mobile
         p = (n[:3], n[3:5], n[5:7], n[7:])
-        forms = (f"0{p[0]} {p[1]} {p[2]} {p[3]}", f"+32 {p[0]} {p[1]} {p[2]} {p[3]}", f"0032{n}",
-                 f"0{p[0]}/{p[1]}.{p[2]}.{p[3]}", f"0{n}", f"+32{n}")
+        forms = (
+            f"0{p[0]} {p[1]} {p[2]} {p[3]}",
+            f"+32 {p[0]} {p[1]} {p[2]} {p[3]}",
+            f"0032{n}",
+            f"0{p[0]}/{p[1]}.{p[2]}.{p[3]}",
+            f"0{n}",
+            f"+32{n}",
+        )
     else:  # landline: one-digit area + 7 digits
         p = (n[0], n[1:4], n[4:6], n[6:])
-        forms = (f"0{p[0]} {p[1]} {p[2]} {p[3]}", f"0{p[0]}/{p[1]}.{p[2]}.{p[3]}",
-                 f"+32 {p[0]} {p[1]} {p[2]} {p[3]}", f"0032 {p[0]} {p[1]} {p[2]} {p[3]}",
-                 f"0{n}", f"+32{n}")
+        forms = (
+            f"0{p[0]} {p[1]} {p[2]} {p[3]}",
+            f"0{p[0]}/{p[1]}.{p[2]}.{p[3]}",
+            f"+32 {p[0]} {p[1]} {p[2]} {p[3]}",
+            f"0032 {p[0]} {p[1]} {p[2]} {p[3]}",
+            f"0{n}",
+            f"+32{n}",
+        )
     return forms[style % len(forms)]
 
 
@@ -176,8 +226,15 @@ class _Builder:
         if at >= self.start:
             return  # has not happened yet
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        doc = {"event_id": event_id, "type": kind, "schema_version": 1, "tenant_id": tenant,
-               "occurred_at": _stamp(at), "source": source, "data": data}
+        doc = {
+            "event_id": event_id,
+            "type": kind,
+            "schema_version": 1,
+            "tenant_id": tenant,
+            "occurred_at": _stamp(at),
+            "source": source,
+            "data": data,
+        }
         self.out.append((at, tenant, doc))
 
     def reservation(self, tenant: str, g: _Guest, at: datetime, outcome: str | None = None) -> None:
@@ -187,27 +244,46 @@ class _Builder:
             rid = f"R-{rng.randint(10000, 99999)}"
         self.res_ids.add((tenant, rid))
         day = (at + timedelta(days=rng.randint(0, 14))).date()
-        hour, minute = rng.choice(((12, 0), (12, 30), (13, 0), (18, 30), (19, 0), (19, 30), (20, 0),
-                                   (20, 30), (21, 0)))
+        hour, minute = rng.choice(
+            ((12, 0), (12, 30), (13, 0), (18, 30), (19, 0), (19, 30), (20, 0), (20, 30), (21, 0))
+        )
         noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         starts = datetime(day.year, day.month, day.day, hour, minute, tzinfo=_offset(noon))
         starts = max(starts, at + timedelta(hours=2))
         size = rng.choices(range(1, 9), (4, 30, 12, 25, 8, 10, 3, 3))[0]
-        data: dict[str, Any] = {"reservation_id": rid, "starts_at": _stamp(starts),
-                                "party_size": size}
+        data: dict[str, Any] = {
+            "reservation_id": rid,
+            "starts_at": _stamp(starts),
+            "party_size": size,
+        }
         if rng.random() < 0.3:
             data["notes"] = rng.choice(NOTES)
-        self.emit(at, tenant, "reservation.created", "booking-widget",
-                  {**data, "contact": _contact(rng, g, ask=0.5)})
+        self.emit(
+            at,
+            tenant,
+            "reservation.created",
+            "booking-widget",
+            {**data, "contact": _contact(rng, g, ask=0.5)},
+        )
         if rng.random() < 0.12:
             when = at + (starts - at) * rng.uniform(0.1, 0.8)
             data = {**data, "party_size": max(1, min(8, size + rng.choice((-1, 1, 2))))}
-            self.emit(when, tenant, "reservation.updated", "booking-widget",
-                      {**data, "contact": _contact(rng, g)})
+            self.emit(
+                when,
+                tenant,
+                "reservation.updated",
+                "booking-widget",
+                {**data, "contact": _contact(rng, g)},
+            )
         if outcome is None:
             p = rng.random()
-            outcome = ("cancelled" if p < 0.12 else "no_show" if p < (0.7 if g.offender else 0.17)
-                       else "completed")
+            outcome = (
+                "cancelled"
+                if p < 0.12
+                else "no_show"
+                if p < (0.7 if g.offender else 0.17)
+                else "completed"
+            )
         ref: dict[str, Any] = {"reservation_id": rid, "contact": _contact(rng, g)}
         if outcome == "cancelled":
             if rng.random() < 0.5:
@@ -215,11 +291,21 @@ class _Builder:
             when = at + (starts - at) * rng.uniform(0.2, 0.95)
             self.emit(when, tenant, "reservation.cancelled", "booking-widget", ref)
         elif outcome == "no_show":
-            self.emit(starts + timedelta(minutes=rng.randint(30, 60)), tenant,
-                      "reservation.no_show", "booking-widget", ref)
+            self.emit(
+                starts + timedelta(minutes=rng.randint(30, 60)),
+                tenant,
+                "reservation.no_show",
+                "booking-widget",
+                ref,
+            )
         else:
-            self.emit(starts + timedelta(minutes=rng.randint(80, 180)), tenant,
-                      "reservation.completed", "booking-widget", ref)
+            self.emit(
+                starts + timedelta(minutes=rng.randint(80, 180)),
+                tenant,
+                "reservation.completed",
+                "booking-widget",
+                ref,
+            )
 
     def other(self, tenant: str, g: _Guest, at: datetime) -> None:
         rng = self.rng
@@ -227,28 +313,52 @@ class _Builder:
             data: dict[str, Any] = {"form_id": rng.choice(("contact", "events"))}
             if rng.random() < 0.8:
                 data |= {"subject": rng.choice(SUBJECTS), "message": rng.choice(MESSAGES)}
-            self.emit(at, tenant, "form.submitted", "website-form",
-                      {**data, "contact": _contact(rng, g, ask=0.4)})
+            self.emit(
+                at,
+                tenant,
+                "form.submitted",
+                "website-form",
+                {**data, "contact": _contact(rng, g, ask=0.4)},
+            )
         elif rng.random() < 0.5:
             data = {"integration": "lightspeed-pos", "external_id": f"LS-{rng.randint(1, 99999)}"}
-            self.emit(at, tenant, "integration.contact", "lightspeed-pos",
-                      {**data, "contact": _contact(rng, g)})
+            self.emit(
+                at,
+                tenant,
+                "integration.contact",
+                "lightspeed-pos",
+                {**data, "contact": _contact(rng, g)},
+            )
         else:
             data = {"integration": "mailchimp", "external_id": f"{rng.getrandbits(40):010x}"}
-            self.emit(at, tenant, "integration.contact", "mailchimp",
-                      {**data, "contact": _contact(rng, g, ask=1.0)})
+            self.emit(
+                at,
+                tenant,
+                "integration.contact",
+                "mailchimp",
+                {**data, "contact": _contact(rng, g, ask=1.0)},
+            )
 
 
 def _invalid(rng: random.Random, kind: str, tenant: str, g: _Guest, at: datetime) -> DemoRecord:
     if kind == "not_json":
         return DemoRecord(tenant.encode(), b"{oops", False)
     contact = _contact(rng, g)
-    data: dict[str, Any] = {"reservation_id": f"R-{rng.randint(10000, 99999)}", "party_size": 4,
-                            "starts_at": _stamp(at + timedelta(days=2)), "contact": contact}
-    doc: dict[str, Any] = {"event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                           "type": "reservation.created", "schema_version": 1,
-                           "tenant_id": tenant, "occurred_at": _stamp(at),
-                           "source": "booking-widget", "data": data}
+    data: dict[str, Any] = {
+        "reservation_id": f"R-{rng.randint(10000, 99999)}",
+        "party_size": 4,
+        "starts_at": _stamp(at + timedelta(days=2)),
+        "contact": contact,
+    }
+    doc: dict[str, Any] = {
+        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "type": "reservation.created",
+        "schema_version": 1,
+        "tenant_id": tenant,
+        "occurred_at": _stamp(at),
+        "source": "booking-widget",
+        "data": data,
+    }
     if kind == "unknown_type":
         doc["type"] = "reservation.teleported"
     elif kind == "party_size":
@@ -268,8 +378,15 @@ def _invalid(rng: random.Random, kind: str, tenant: str, g: _Guest, at: datetime
     return DemoRecord(tenant.encode(), json.dumps(doc, ensure_ascii=False).encode(), False)
 
 
-def generate(*, seed: int, venues: int = 4, guests_per_venue: int = 60, events: int = 1500,
-             start: datetime | None = None, invalid_ratio: float = 0.02) -> list[DemoRecord]:
+def generate(
+    *,
+    seed: int,
+    venues: int = 4,
+    guests_per_venue: int = 60,
+    events: int = 1500,
+    start: datetime | None = None,
+    invalid_ratio: float = 0.02,
+) -> list[DemoRecord]:
     """Return ``events`` demo records in arrival order; the same seed gives the same list."""
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
     start = start or DEFAULT_START
@@ -295,20 +412,31 @@ def generate(*, seed: int, venues: int = 4, guests_per_venue: int = 60, events: 
         at = start - rng.uniform(1 / 24, 90) * day
         (b.reservation if rng.random() < 0.7 else b.other)(tenant, g, at)
     base = sorted(b.out[: events - n_invalid - n_dup], key=lambda e: e[0])
-    order = sorted(range(len(base)), key=lambda i: i + (rng.randint(3, 40) if rng.random() < 0.05
-                                                        else 0))  # some arrive late
-    records = [DemoRecord(base[i][1].encode(), json.dumps(base[i][2], ensure_ascii=False).encode(),
-                          True) for i in order]
+    order = sorted(
+        range(len(base)), key=lambda i: i + (rng.randint(3, 40) if rng.random() < 0.05 else 0)
+    )  # some arrive late
+    records = [
+        DemoRecord(base[i][1].encode(), json.dumps(base[i][2], ensure_ascii=False).encode(), True)
+        for i in order
+    ]
     for _ in range(n_dup):  # the same record sent again, later
         i = rng.randrange(len(records))
         records.insert(min(len(records), i + rng.randint(5, 300)), records[i])
-    kinds = ["not_json", "unknown_type", "party_size", "naive_time", "bad_tenant", "no_identity",
-             "bad_phone_only"]
+    kinds = [
+        "not_json",
+        "unknown_type",
+        "party_size",
+        "naive_time",
+        "bad_tenant",
+        "no_identity",
+        "bad_phone_only",
+    ]
     for j in range(n_invalid):
         kind = "oversized" if j == 0 and events >= 1000 else kinds[j % len(kinds)]
         tenant = rng.choice(tenants)
-        rec = _invalid(rng, kind, tenant, rng.choice(crowd[tenant]),
-                       start - rng.uniform(1, 90) * day)
+        rec = _invalid(
+            rng, kind, tenant, rng.choice(crowd[tenant]), start - rng.uniform(1, 90) * day
+        )
         records.insert(rng.randint(0, len(records)), rec)
     return records
 
@@ -319,11 +447,13 @@ def unique_valid_event_ids(records: list[DemoRecord]) -> set[tuple[str, str]]:
     return {(d["tenant_id"], d["event_id"]) for d in docs}
 
 
-async def stream(bootstrap: str, topic: str, records: list[DemoRecord], *,
-                 rate: float | None = None) -> int:
+async def stream(
+    bootstrap: str, topic: str, records: list[DemoRecord], *, rate: float | None = None
+) -> int:
     """Produce the records to ``topic`` (at ``rate`` records/s when given); return the count."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                enable_idempotence=False)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=False
+    )
     await producer.start()
     sent = 0
     try:

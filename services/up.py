@@ -263,8 +263,12 @@ def _check_ports(settings: Settings) -> None:
     wanted = [
         ("broker", host or "127.0.0.1", int(port or 9092), "CONTACTS_KAFKA_BOOTSTRAP"),
         ("API", settings.http_host, settings.http_port, "CONTACTS_HTTP_PORT"),
-        ("ingest metrics", settings.http_host, _metrics_port(settings),
-         "CONTACTS_INGEST_METRICS_PORT"),
+        (
+            "ingest metrics",
+            settings.http_host,
+            _metrics_port(settings),
+            "CONTACTS_INGEST_METRICS_PORT",
+        ),
     ]
     for what, h, p, setting in wanted:
         holder = port_holder(h, p)
@@ -287,19 +291,25 @@ async def _serve(
     await ensure_topics(settings.kafka_bootstrap, topics.all(), settings.ingest_partitions)
     signals.check()
     token = settings.dev_token or f"ct_dev_{secrets.token_urlsafe(24)}"
-    stack.start_services({
-        **os.environ,
-        "CONTACTS_INGEST_METRICS_PORT": str(_metrics_port(settings)),
-        "CONTACTS_EXPORT_DIR": str(settings.exports_path.resolve()),
-        "CONTACTS_DEV_TOKEN": token,
-        "CONTACTS_DATABASE_URL": dsn,
-        "CONTACTS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-    })
+    stack.start_services(
+        {
+            **os.environ,
+            "CONTACTS_INGEST_METRICS_PORT": str(_metrics_port(settings)),
+            "CONTACTS_EXPORT_DIR": str(settings.exports_path.resolve()),
+            "CONTACTS_DEV_TOKEN": token,
+            "CONTACTS_DATABASE_URL": dsn,
+            "CONTACTS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        }
+    )
     api = f"http://{settings.http_host}:{settings.http_port}"
     StackInfo(
-        pid=os.getpid(), database_url=dsn, kafka_bootstrap=settings.kafka_bootstrap,
-        topic_prefix=settings.topic_prefix, api_url=api,
-        export_dir=str(settings.exports_path.resolve()), procs=stack.procs,
+        pid=os.getpid(),
+        database_url=dsn,
+        kafka_bootstrap=settings.kafka_bootstrap,
+        topic_prefix=settings.topic_prefix,
+        api_url=api,
+        export_dir=str(settings.exports_path.resolve()),
+        procs=stack.procs,
     ).write(stack.data_dir)
     _banner(settings, dsn, token, api)
     tasks = [asyncio.create_task(_status(dsn, stop))]
@@ -352,8 +362,10 @@ async def _status(dsn: str, stop: asyncio.Event) -> None:
             print(f"status: database unreachable ({type(exc).__name__})", flush=True)
             continue
         assert row is not None
-        line = (f"status: {row['venues']} venues, {row['customers']} customers, "
-                f"{row['history']} history entries, {row['suppressed']} suppressed")
+        line = (
+            f"status: {row['venues']} venues, {row['customers']} customers, "
+            f"{row['history']} history entries, {row['suppressed']} suppressed"
+        )
         if line != last:
             print(line, flush=True)
             last = line
@@ -373,4 +385,3 @@ async def _demo(settings: Settings, topics: Topics, events: int) -> None:
         settings.kafka_bootstrap, topics.site_events, records[burst:], rate=20.0
     )
     log.info("demo.done", events=sent)
-

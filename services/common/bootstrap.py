@@ -40,5 +40,3 @@ def run_faust(settings: Settings, make_app: Callable[[str], Any]) -> int:
     worker.spinner = None  # no terminal spinner: logs are JSON lines
     worker.execute_from_commandline()
     return 0  # pragma: no cover - execute_from_commandline exits
-
-

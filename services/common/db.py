@@ -52,9 +52,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10,
-                      reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
-                      ) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
     """A pool whose connections speak jsonb as Python objects; ``reset`` replaces asyncpg's
     reset on release (``RESET ALL`` and more: one round trip per checkout)."""
     pool = await asyncpg.create_pool(

@@ -76,9 +76,7 @@ def q_inline(w: Where, q: str, region: str) -> str:
 VENUE_CLAUSES = 2
 
 
-def segment_where(
-    tenant_id: str, f: SegmentFilters, region: str = DEFAULT_REGION
-) -> Where:
+def segment_where(tenant_id: str, f: SegmentFilters, region: str = DEFAULT_REGION) -> Where:
     """The WHERE of a segment over ``customers c``; ``$1`` is the tenant."""
     w = Where(tenant_id)
     w.add("c.tenant_id = $1")

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
         default=None, description="the numbered .sql migrations; default deploy/migrations"
     )
     export_stale_seconds: float = Field(
-        default=DEFAULT_EXPORT_STALE_SECONDS, gt=0,
+        default=DEFAULT_EXPORT_STALE_SECONDS,
+        gt=0,
         description="an export job whose runner stopped beating this long is claimed again",
     )
     # Ingest tuning.

@@ -31,8 +31,13 @@ def create_app(settings: Settings, owner_dsn: str, reader_dsn: str) -> faust.App
         broker_max_poll_interval=3600.0,  # a million-row export may take a while
     )
     stale_after = settings.export_stale_seconds
-    runner = ExportRunner(owner_dsn, reader_dsn, Path(settings.exports_path),
-                          default_region=settings.default_region, stale_after=stale_after)
+    runner = ExportRunner(
+        owner_dsn,
+        reader_dsn,
+        Path(settings.exports_path),
+        default_region=settings.default_region,
+        stale_after=stale_after,
+    )
     requests = raw_topic(app, topics.export_requests)
 
     @app.agent(requests, concurrency=1)

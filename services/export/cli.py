@@ -60,8 +60,12 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             ]
         finally:
             await conn.close()
-        runner = ExportRunner(dsn, settings.api_database_url or role_dsn(dsn), args.out,
-                              default_region=settings.default_region)
+        runner = ExportRunner(
+            dsn,
+            settings.api_database_url or role_dsn(dsn),
+            args.out,
+            default_region=settings.default_region,
+        )
         for tenant, export_id in ids:
             await runner.run(export_id)
             produced = export_path(args.out, tenant, export_id)

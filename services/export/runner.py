@@ -30,8 +30,13 @@ class ExportRunner:
     """Claims jobs with the owner's connection; reads customers as the API role, under RLS."""
 
     def __init__(
-        self, owner_dsn: str, reader_dsn: str, export_dir: Path, *,
-        default_region: str = DEFAULT_REGION, stale_after: float = jobs.STALE_AFTER_SECONDS,
+        self,
+        owner_dsn: str,
+        reader_dsn: str,
+        export_dir: Path,
+        *,
+        default_region: str = DEFAULT_REGION,
+        stale_after: float = jobs.STALE_AFTER_SECONDS,
     ) -> None:
         self.owner_dsn = owner_dsn
         self.stale_after = stale_after

@@ -50,7 +50,8 @@ def create_app(settings: Settings, dsn: str) -> faust.App:
         )
         try:
             async for events in take_pipelined(
-                cast(faust.Stream[bytes], stream), settings.ingest_batch_size,
+                cast(faust.Stream[bytes], stream),
+                settings.ingest_batch_size,
                 settings.ingest_batch_within,
             ):
                 records = [_record(e) for e in events]

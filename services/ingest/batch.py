@@ -38,8 +38,11 @@ class BatchHandler:
             applied = await self._apply(valid)
             report = applied.report
             dead.extend(
-                DeadLetter(valid_records[i], "contact.unidentifiable",
-                           "no usable email and no usable phone")
+                DeadLetter(
+                    valid_records[i],
+                    "contact.unidentifiable",
+                    "no usable email and no usable phone",
+                )
                 for i in report.unidentifiable
             )
             dead.extend(
@@ -73,7 +76,11 @@ def _decode(records: Sequence[Record]) -> tuple[list[SiteEvent], list[Record], l
 
 
 def _observe(
-    records: Sequence[Record], report: BatchReport, *, dead_lettered: int, sent: int,
+    records: Sequence[Record],
+    report: BatchReport,
+    *,
+    dead_lettered: int,
+    sent: int,
     started: float,
 ) -> None:
     """The batch's metrics and its one log line (counts only: no personal data)."""

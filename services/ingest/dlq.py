@@ -50,5 +50,10 @@ class DeadLetterWriter:
         r = letter.record
         await self._produce(self._topic, r.key, r.value or b"", letter.headers())
         metrics.DLQ.labels(letter.code).inc()
-        log.info("ingest.dead_lettered", code=letter.code, topic=r.topic,
-                 partition=r.partition, offset=r.offset)
+        log.info(
+            "ingest.dead_lettered",
+            code=letter.code,
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+        )

@@ -29,8 +29,9 @@ class BatchReport:
 
 def suppression_keys(tenant_id: str, identity: Identity, secret: str) -> list[tuple[str, bytes]]:
     """The (tenant, keyed hash) pairs an erasure of this identity would have recorded."""
-    hashes = suppression_hashes(secret, email=identity.email, phone=identity.phone,
-                                identity_key=identity.key)
+    hashes = suppression_hashes(
+        secret, email=identity.email, phone=identity.phone, identity_key=identity.key
+    )
     return [(tenant_id, h) for h in hashes]
 
 

@@ -27,9 +27,22 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 _UNSTAMPED: Stamp = (datetime.min.replace(tzinfo=UTC), "")
 _SCRATCH = uuid.UUID(int=0)  # the id of a throw-away card that only joins one tag's states
 _HANDLED = {
-    "id", "tenant_id", "identity_key", *MERGED_LWW, "stamps", "newsletter",
-    "first_contact_at", "last_contact_at", "reservations", "completed", "no_shows",
-    "cancellations", "forms", "tags", "removed_tags", "completion_marks",
+    "id",
+    "tenant_id",
+    "identity_key",
+    *MERGED_LWW,
+    "stamps",
+    "newsletter",
+    "first_contact_at",
+    "last_contact_at",
+    "reservations",
+    "completed",
+    "no_shows",
+    "cancellations",
+    "forms",
+    "tags",
+    "removed_tags",
+    "completion_marks",
 }
 if {f.name for f in dataclasses.fields(Customer)} != _HANDLED:
     raise RuntimeError("every Customer field needs a merge rule (merge.py)")

@@ -42,8 +42,12 @@ async def apply_events(
             except Exception as exc:  # noqa: BLE001
                 if attempt == POISON_ATTEMPTS:
                     applied.failed.append((index, f"{type(exc).__name__} after {attempt} attempts"))
-                    log.error("ingest.poison_event", tenant_id=event.tenant_id,
-                              event_id=str(event.event_id), error=type(exc).__name__)
+                    log.error(
+                        "ingest.poison_event",
+                        tenant_id=event.tenant_id,
+                        event_id=str(event.event_id),
+                        error=type(exc).__name__,
+                    )
                 continue
             _add(applied.report, one, index)
             break

@@ -17,13 +17,34 @@ from typing import Literal
 import phonenumbers
 
 MAX_CARDS_PER_IDENTIFIER = 5  # an identifier on more cards than this stops linking
-JUNK_EMAILS = frozenset({
-    "test@test.com", "test@example.com", "email@email.com", "mail@mail.com", "no@no.com",
-})
-JUNK_LOCAL_PARTS = frozenset({  # what guests type when they will not give an address
-    "noemail", "no-email", "no.email", "no_email", "nomail", "none", "noreply", "no-reply",
-    "geen", "geenemail", "geen-email", "geenmail", "aucun", "pasdemail", "pas-de-mail",
-})
+JUNK_EMAILS = frozenset(
+    {
+        "test@test.com",
+        "test@example.com",
+        "email@email.com",
+        "mail@mail.com",
+        "no@no.com",
+    }
+)
+JUNK_LOCAL_PARTS = frozenset(
+    {  # what guests type when they will not give an address
+        "noemail",
+        "no-email",
+        "no.email",
+        "no_email",
+        "nomail",
+        "none",
+        "noreply",
+        "no-reply",
+        "geen",
+        "geenemail",
+        "geen-email",
+        "geenmail",
+        "aucun",
+        "pasdemail",
+        "pas-de-mail",
+    }
+)
 _ONE_LETTER_EACH = re.compile(r"^(.)\1*@(.)\2*\.[a-z]+$")  # a@a.com, xx@y.be
 
 
@@ -52,8 +73,11 @@ def is_junk(identifier: str) -> bool:
     if "@" not in identifier:
         return _one_digit(identifier)
     local = identifier.partition("@")[0]
-    return (identifier in JUNK_EMAILS or local in JUNK_LOCAL_PARTS
-            or _ONE_LETTER_EACH.match(identifier) is not None)
+    return (
+        identifier in JUNK_EMAILS
+        or local in JUNK_LOCAL_PARTS
+        or _ONE_LETTER_EACH.match(identifier) is not None
+    )
 
 
 def route(
@@ -69,8 +93,9 @@ def route(
     the venue's own list. Junk and blocked identifiers are ignored; one held by more than
     ``MAX_CARDS_PER_IDENTIFIER`` cards is still tied but chooses, merges and suggests nothing.
     """
-    e, p = (i if i is not None and not is_junk(i) and i not in blocked else None
-            for i in (email, phone))
+    e, p = (
+        i if i is not None and not is_junk(i) and i not in blocked else None for i in (email, phone)
+    )
     if e is None and p is None:
         return None
     known = list(cards)

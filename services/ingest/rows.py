@@ -19,27 +19,44 @@ class Row(Protocol):
 
 # Fields stored as they are, in a column of the same name: the column's SQL type.
 PLAIN: dict[str, str] = {
-    "tenant_id": "text", "id": "uuid", "identity_key": "text", "email": "text",
-    "phone": "text", "first_name": "text", "last_name": "text", "language": "text",
-    "first_contact_at": "timestamptz", "last_contact_at": "timestamptz",
-    "reservations": "int", "completed": "int", "no_shows": "int", "cancellations": "int",
-    "forms": "int", "completion_marks": "timestamptz[]",
+    "tenant_id": "text",
+    "id": "uuid",
+    "identity_key": "text",
+    "email": "text",
+    "phone": "text",
+    "first_name": "text",
+    "last_name": "text",
+    "language": "text",
+    "first_contact_at": "timestamptz",
+    "last_contact_at": "timestamptz",
+    "reservations": "int",
+    "completed": "int",
+    "no_shows": "int",
+    "cancellations": "int",
+    "forms": "int",
+    "completion_marks": "timestamptz[]",
 }
 
 
 def _newsletter_row(n: ConsentStatement | None) -> dict[str, Any]:
     if n is None:
-        return dict.fromkeys(("newsletter", "newsletter_at", "newsletter_source",
-                              "newsletter_event_id"))
-    return {"newsletter": n.opt_in, "newsletter_at": n.occurred_at,
-            "newsletter_source": n.source, "newsletter_event_id": n.event_id}
+        return dict.fromkeys(
+            ("newsletter", "newsletter_at", "newsletter_source", "newsletter_event_id")
+        )
+    return {
+        "newsletter": n.opt_in,
+        "newsletter_at": n.occurred_at,
+        "newsletter_source": n.source,
+        "newsletter_event_id": n.event_id,
+    }
 
 
 def _newsletter(r: Row) -> ConsentStatement | None:
     if r["newsletter"] is None:
         return None
-    return ConsentStatement(r["newsletter"], r["newsletter_at"], r["newsletter_source"],
-                            r["newsletter_event_id"])
+    return ConsentStatement(
+        r["newsletter"], r["newsletter_at"], r["newsletter_source"], r["newsletter_event_id"]
+    )
 
 
 def _tags_row(tags: dict[str, TagState]) -> dict[str, Any]:
@@ -63,16 +80,22 @@ SHAPED: dict[str, Stored] = {
         lambda r: {k: (datetime.fromisoformat(at), eid) for k, (at, eid) in r["stamps"].items()},
     ),
     "newsletter": Stored(
-        {"newsletter": "boolean", "newsletter_at": "timestamptz", "newsletter_source": "text",
-         "newsletter_event_id": "uuid"},
+        {
+            "newsletter": "boolean",
+            "newsletter_at": "timestamptz",
+            "newsletter_source": "text",
+            "newsletter_event_id": "uuid",
+        },
         _newsletter_row,
         _newsletter,
     ),
     "tags": Stored(
         {"tags": "text[]", "tag_meta": "jsonb"},
         _tags_row,
-        lambda r: {code: TagState(meta["origin"], datetime.fromisoformat(meta["added_at"]))
-                   for code, meta in r["tag_meta"].items()},
+        lambda r: {
+            code: TagState(meta["origin"], datetime.fromisoformat(meta["added_at"]))
+            for code, meta in r["tag_meta"].items()
+        },
     ),
     "removed_tags": Stored(
         {"removed_tags": "text[]"},

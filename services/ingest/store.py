@@ -122,8 +122,16 @@ class PostgresIngestStore:
             cols = list(
                 zip(
                     *(
-                        (t, h.event_id, h.customer_id, h.type, h.occurred_at, h.source,
-                         h.summary, h.data)
+                        (
+                            t,
+                            h.event_id,
+                            h.customer_id,
+                            h.type,
+                            h.occurred_at,
+                            h.source,
+                            h.summary,
+                            h.data,
+                        )
                         for t, h in changes.history
                     ),
                     strict=True,

@@ -103,7 +103,9 @@ def guard(topics: Iterable[str]) -> None:
             if isinstance(records, Fetched):
                 bound.arguments["records"] = (
                     GuardedRecords(
-                        tp, records, bound.arguments["fetch_offset"],
+                        tp,
+                        records,
+                        bound.arguments["fetch_offset"],
                         check_crcs=bool(bound.arguments["check_crcs"]),
                     )
                     if tp.topic in _GUARDED
@@ -178,7 +180,7 @@ class GuardedRecords:
             return self._buffer[start:start]
         (length,) = struct.unpack_from(">i", self._buffer, start + 8)
         self._pos = start + _LOG_OVERHEAD + max(length, 0)
-        return self._buffer[start:self._pos]
+        return self._buffer[start : self._pos]
 
     def _unreadable(self, batch: Any, raw: memoryview, exc: Exception) -> UnreadableStandIn:
         first = self._next_offset

@@ -49,8 +49,14 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
             await app.state.publisher.close()
             await db.close()
 
-    app = FastAPI(title="contacts profile API", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="contacts profile API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.db = db
     app.state.authenticator = Authenticator(
@@ -64,8 +70,14 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
-    for module in (routes_customers, routes_tags, routes_gdpr, routes_imports, routes_exports,
-                   routes_ops):
+    for module in (
+        routes_customers,
+        routes_tags,
+        routes_gdpr,
+        routes_imports,
+        routes_exports,
+        routes_ops,
+    ):
         app.include_router(module.router)
     links.install(app)
     docs.install(app)

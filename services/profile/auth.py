@@ -80,8 +80,9 @@ class Authenticator:
         """The caller behind ``token``; 401 (or 429 after too many failures) otherwise."""
         wait = self.limiter.blocked(client)
         if wait:
-            raise Problem(429, "too many failed authentications",
-                          headers={"Retry-After": str(int(wait) + 1)})
+            raise Problem(
+                429, "too many failed authentications", headers={"Retry-After": str(int(wait) + 1)}
+            )
         found = await self._resolve(token) if token else None
         if found is None:
             self.limiter.record(client)

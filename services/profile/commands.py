@@ -23,7 +23,9 @@ class Publisher:
     async def _started(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, acks="all", linger_ms=5,
+                bootstrap_servers=self.bootstrap,
+                acks="all",
+                linger_ms=5,
                 request_timeout_ms=10_000,
             )
             try:

@@ -86,35 +86,93 @@ _email: Callable[..., str | None] = normalize_email_quick
 _phone: Callable[..., str | None] = normalize_phone_quick
 
 _ALIASES: Final[dict[str, tuple[str, ...]]] = {
-    "customer_id": ("klant id", "klantnummer", "id client", "client id", "numéro client",
-                    "customer number"),
+    "customer_id": (
+        "klant id",
+        "klantnummer",
+        "id client",
+        "client id",
+        "numéro client",
+        "customer number",
+    ),
     "first_name": ("voornaam", "prénom", "first name", "given name", "forename"),
-    "last_name": ("achternaam", "familienaam", "nom", "nom de famille", "last name", "surname",
-                  "family name"),
+    "last_name": (
+        "achternaam",
+        "familienaam",
+        "nom",
+        "nom de famille",
+        "last name",
+        "surname",
+        "family name",
+    ),
     "name": ("naam", "volledige naam", "nom complet", "full name"),
-    "email": ("e-mail", "e-mailadres", "mailadres", "mail", "courriel", "adresse e-mail",
-              "adresse courriel", "email address", "e-mailadresse"),
-    "phone": ("gsm", "gsm-nummer", "telefoon", "telefoonnummer", "téléphone", "tel", "tel nr",
-              "numéro de téléphone", "portable", "mobile", "mobiel", "phone number"),
+    "email": (
+        "e-mail",
+        "e-mailadres",
+        "mailadres",
+        "mail",
+        "courriel",
+        "adresse e-mail",
+        "adresse courriel",
+        "email address",
+        "e-mailadresse",
+    ),
+    "phone": (
+        "gsm",
+        "gsm-nummer",
+        "telefoon",
+        "telefoonnummer",
+        "téléphone",
+        "tel",
+        "tel nr",
+        "numéro de téléphone",
+        "portable",
+        "mobile",
+        "mobiel",
+        "phone number",
+    ),
     "language": ("taal", "langue", "lang"),
     "newsletter_opt_in": ("nieuwsbrief", "newsletter", "infolettre", "opt-in"),
     "tags": ("tag", "labels", "label", "étiquettes", "étiquette"),
-    "first_contact_at": ("klant sinds", "eerste contact", "client depuis", "premier contact",
-                         "first contact", "customer since"),
+    "first_contact_at": (
+        "klant sinds",
+        "eerste contact",
+        "client depuis",
+        "premier contact",
+        "first contact",
+        "customer since",
+    ),
     "last_contact_at": ("laatste contact", "dernier contact", "last contact"),
     "reservations": ("reservaties", "reserveringen", "réservations"),
     "no_shows": ("no-show", "no-shows", "niet opgedaagd"),
-}  # fmt: skip
+}
 _LANGUAGE_NAMES: Final = {
-    "nederlands": "nl", "vlaams": "nl", "dutch": "nl", "neerlandais": "nl",
-    "frans": "fr", "francais": "fr", "french": "fr",
-    "engels": "en", "anglais": "en", "english": "en",
-    "duits": "de", "allemand": "de", "german": "de", "deutsch": "de",
-}  # fmt: skip
+    "nederlands": "nl",
+    "vlaams": "nl",
+    "dutch": "nl",
+    "neerlandais": "nl",
+    "frans": "fr",
+    "francais": "fr",
+    "french": "fr",
+    "engels": "en",
+    "anglais": "en",
+    "english": "en",
+    "duits": "de",
+    "allemand": "de",
+    "german": "de",
+    "deutsch": "de",
+}
 _BOOLEANS: Final = {
-    "true": True, "yes": True, "ja": True, "oui": True, "1": True,
-    "false": False, "no": False, "nee": False, "non": False, "0": False,
-}  # fmt: skip
+    "true": True,
+    "yes": True,
+    "ja": True,
+    "oui": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "nee": False,
+    "non": False,
+    "0": False,
+}
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
@@ -286,9 +344,14 @@ class CsvImport:
     """An opened import file: encoding, delimiter, columns, and its rows as a stream."""
 
     def __init__(
-        self, text: io.TextIOWrapper, encoding: str, *, region: str, known_tags: AbstractSet[str],
+        self,
+        text: io.TextIOWrapper,
+        encoding: str,
+        *,
+        region: str,
+        known_tags: AbstractSet[str],
         now: datetime,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._text = text
         self.encoding = encoding
         self.region = region
@@ -310,9 +373,13 @@ class CsvImport:
 
     @classmethod
     def open(
-        cls, binary: BinaryIO, *, region: str = DEFAULT_REGION, known_tags: AbstractSet[str],
+        cls,
+        binary: BinaryIO,
+        *,
+        region: str = DEFAULT_REGION,
+        known_tags: AbstractSet[str],
         now: datetime,
-    ) -> CsvImport:  # fmt: skip
+    ) -> CsvImport:
         """Detect encoding and delimiter and read the header; raises :class:`ImportFileError`."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
@@ -440,8 +507,12 @@ class CsvImport:
             return value
 
         if len(cells) > self._width and any(c.strip() for c in cells[self._width :]):
-            fail("", "row.columns", f"this row has {len(cells)} fields but the header has "
-                 f"{self._width} columns: check the separators and quotes")  # fmt: skip
+            fail(
+                "",
+                "row.columns",
+                f"this row has {len(cells)} fields but the header has "
+                f"{self._width} columns: check the separators and quotes",
+            )
         out = ImportRow(row)
         if text := cell("customer_id"):
             try:
@@ -458,31 +529,42 @@ class CsvImport:
             if out.phone is None:
                 fail("phone", "phone.invalid", "not a valid phone number")
         if not email and not phone:
-            fail("email" if "email" in self._index else "phone", "contact.missing",
-                 "neither an email address nor a phone number; a row needs one")  # fmt: skip
+            fail(
+                "email" if "email" in self._index else "phone",
+                "contact.missing",
+                "neither an email address nor a phone number; a row needs one",
+            )
         if text := cell("language"):
             out.language = parse_language(text)
             if out.language is None:
-                fail("language", "language.invalid",
-                     "not a language code such as nl, fr or en")  # fmt: skip
+                fail("language", "language.invalid", "not a language code such as nl, fr or en")
         if text := cell("newsletter_opt_in"):
             out.newsletter_opt_in = _BOOLEANS.get(text.lower())
             if out.newsletter_opt_in is None:
-                fail("newsletter_opt_in", "newsletter.invalid",
-                     "not a yes/no value: use true/false, yes/no, ja/nee, oui/non, 1/0, or leave "
-                     "it empty when unknown")  # fmt: skip
+                fail(
+                    "newsletter_opt_in",
+                    "newsletter.invalid",
+                    "not a yes/no value: use true/false, yes/no, ja/nee, oui/non, 1/0, or leave "
+                    "it empty when unknown",
+                )
         self._tags(out, cell("tags"), fail)
         if text := cell("first_contact_at"):
             out.first_contact_at = parse_date(text)
             if out.first_contact_at is None:
-                fail("first_contact_at", "date.invalid",
-                     "not a date: use YYYY-MM-DD, ISO 8601 or DD/MM/YYYY")  # fmt: skip
+                fail(
+                    "first_contact_at",
+                    "date.invalid",
+                    "not a date: use YYYY-MM-DD, ISO 8601 or DD/MM/YYYY",
+                )
             elif out.first_contact_at > self.now + timedelta(days=1):
                 fail("first_contact_at", "date.future", "a first contact cannot be in the future")
         if (out.email or out.phone) and not self._seen.add(out.identity):
-            fail("email" if out.email else "phone", "row.duplicate",
-                 f"the same {'email address' if out.email else 'phone number'} is on an earlier "
-                 "row: a file may mention each customer once")  # fmt: skip
+            fail(
+                "email" if out.email else "phone",
+                "row.duplicate",
+                f"the same {'email address' if out.email else 'phone number'} is on an earlier "
+                "row: a file may mention each customer once",
+            )
         return errors or out
 
     @staticmethod
@@ -511,8 +593,13 @@ class CsvImport:
             named = [t for t in unknown if TAG_CODE.match(t)]
             others = len(unknown) - len(named)
             what = ", ".join(named) + (f" and {others} other value(s)" if others and named else "")
-            fail("tags", "tags.unknown", f"unknown tag: {what}" if named else
-                 f"{others} value(s) that are not tag codes of this venue")  # fmt: skip
+            fail(
+                "tags",
+                "tags.unknown",
+                f"unknown tag: {what}"
+                if named
+                else f"{others} value(s) that are not tag codes of this venue",
+            )
         if len(out.tags) > MAX_TAGS_PER_CUSTOMER:
             fail("tags", "tags.too_many", f"more than {MAX_TAGS_PER_CUSTOMER} tags")
 
@@ -542,8 +629,12 @@ def to_event(
     if occurred_at.tzinfo is None:
         raise ValueError("occurred_at must be timezone-aware")
     contact = Contact(
-        first_name=row.first_name, last_name=row.last_name, email=row.email, phone=row.phone,
-        language=row.language, newsletter_opt_in=row.newsletter_opt_in,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        phone=row.phone,
+        language=row.language,
+        newsletter_opt_in=row.newsletter_opt_in,
     )
     event = ImportEvent(
         event_id=import_event_id(tenant_id, file_sha256, row.row),
@@ -552,7 +643,10 @@ def to_event(
         occurred_at=occurred_at,
         source="import",
         data=ImportData(
-            contact=contact, import_id=import_id, row=row.row, tags=list(row.tags) or None,
+            contact=contact,
+            import_id=import_id,
+            row=row.row,
+            tags=list(row.tags) or None,
             first_contact_at=row.first_contact_at,
         ),
     )

@@ -44,6 +44,9 @@ def decode_cursor(secret: str, scope: str, cursor: str, arity: int) -> list[Any]
     except (ValueError, binascii.Error, orjson.JSONDecodeError):
         values = None
     if not isinstance(values, list) or len(values) != arity:
-        raise Problem(422, "invalid cursor", errors=[
-            {"field": "cursor", "message": "not a cursor of this list", "code": "cursor"}])
+        raise Problem(
+            422,
+            "invalid cursor",
+            errors=[{"field": "cursor", "message": "not a cursor of this list", "code": "cursor"}],
+        )
     return values

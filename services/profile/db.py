@@ -30,8 +30,9 @@ class Database:
     async def open(self) -> None:
         """Create the pool; min_size 0 means no connection is made until one is needed."""
         if self._pool is None:
-            self._pool = await create_pool(self.dsn, min_size=0, max_size=self.max_size,
-                                           reset=_rollback_only)
+            self._pool = await create_pool(
+                self.dsn, min_size=0, max_size=self.max_size, reset=_rollback_only
+            )
 
     async def close(self) -> None:
         """Close every connection."""

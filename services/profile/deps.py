@@ -37,8 +37,13 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_language(
-    lang: Annotated[str | None, Query(pattern=r"^[a-zA-Z]{2}([-_][a-zA-Z0-9]{1,8})*$",
-                                      description="label language: nl, fr or en")] = None,
+    lang: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-zA-Z]{2}([-_][a-zA-Z0-9]{1,8})*$",
+            description="label language: nl, fr or en",
+        ),
+    ] = None,
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> str:
     """The label language: ``?lang=``, else Accept-Language, else en."""
@@ -54,8 +59,7 @@ async def customer_or_404(
     conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record:
     """The customer's row in this tenant's transaction; a 404 problem when there is none."""
-    return found(await customers.get(conn, tenant, customer_id, for_update=for_update),
-                 "customer")
+    return found(await customers.get(conn, tenant, customer_id, for_update=for_update), "customer")
 
 
 async def card_or_404(

@@ -51,8 +51,9 @@ class Report:
     def error(self, e: RowError) -> None:
         """Record a row error (the report keeps the first MAX_REPORTED_ERRORS)."""
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append({"row": e.row, "column": e.column, "code": e.code,
-                                "message": e.message})
+            self.errors.append(
+                {"row": e.row, "column": e.column, "code": e.code, "message": e.message}
+            )
         else:
             self.errors_truncated = True
 
@@ -113,8 +114,11 @@ async def run_import(
     publish: tuple[Publisher, str] | None,
 ) -> Report:
     """Validate and classify every row; publish changing rows when ``publish`` is given."""
-    report = Report(encoding=opened.encoding, delimiter=opened.delimiter,
-                    ignored_columns=list(opened.ignored_columns))
+    report = Report(
+        encoding=opened.encoding,
+        delimiter=opened.delimiter,
+        ignored_columns=list(opened.ignored_columns),
+    )
     now = datetime.now(UTC)
     chunks = _chunks(opened.rows())
     ahead = _parse_next(chunks)
@@ -122,8 +126,16 @@ async def run_import(
         # One chunk ahead: the next one is parsed while this one is compared and published.
         while chunk := await asyncio.shield(ahead):
             ahead = _parse_next(chunks)
-            await _classify(conn, chunk, report, tenant_id=tenant_id, import_id=import_id,
-                            sha256=sha256, publish=publish, now=now)
+            await _classify(
+                conn,
+                chunk,
+                report,
+                tenant_id=tenant_id,
+                import_id=import_id,
+                sha256=sha256,
+                publish=publish,
+                now=now,
+            )
     finally:
         # Never return while a thread still reads the file: the caller closes it next.
         await asyncio.wait([ahead])
@@ -151,7 +163,9 @@ async def _classify(
         for e in errors:
             report.error(e)
     found = await customers.for_import(
-        conn, tenant_id, [r.identity for r in rows],
+        conn,
+        tenant_id,
+        [r.identity for r in rows],
         [r.customer_id for r in rows if r.customer_id is not None],
     )
     by_identity = {f["identity_key"]: f for f in found}
@@ -165,8 +179,10 @@ async def _classify(
             if named is None:
                 problem = ("customer_id.unknown", "no customer with this id in this venue")
             elif named["identity_key"] != r.identity:
-                problem = ("customer_id.mismatch",
-                           "this customer id belongs to another email or phone")
+                problem = (
+                    "customer_id.mismatch",
+                    "this customer id belongs to another email or phone",
+                )
             if problem is not None:
                 report.invalid += 1
                 report.error(RowError(r.row, "customer_id", *problem))
@@ -183,8 +199,16 @@ async def _classify(
         changing.append(r)
     if publish is not None and changing:
         publisher, topic = publish
-        docs = [to_event(r, tenant_id=tenant_id, import_id=str(import_id), file_sha256=sha256,
-                         occurred_at=now) for r in changing]
+        docs = [
+            to_event(
+                r,
+                tenant_id=tenant_id,
+                import_id=str(import_id),
+                file_sha256=sha256,
+                occurred_at=now,
+            )
+            for r in changing
+        ]
         report.published += await publisher.publish(
             topic, [(tenant_id.encode(), orjson.dumps(d)) for d in docs]
         )

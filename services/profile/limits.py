@@ -52,12 +52,23 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = orjson.dumps({
-            "type": "about:blank", "title": "Content too large", "status": 413,
-            "detail": f"the request body is over {self.limit // 1024} KiB",
-            "instance": scope["path"],
-        })
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", PROBLEM_TYPE.encode()),
-                                (b"content-length", str(len(body)).encode())]})
+        body = orjson.dumps(
+            {
+                "type": "about:blank",
+                "title": "Content too large",
+                "status": 413,
+                "detail": f"the request body is over {self.limit // 1024} KiB",
+                "instance": scope["path"],
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -42,55 +42,126 @@ _FROM_CARD = "$response.body#/id"
 
 LINKS: tuple[Link, ...] = (
     # The list: its first item is a customer id.
-    Link("CustomerCard", ("get", f"{_T}/customers"), "200", ("get", _CUSTOMER),
-         _customer(_FROM_LIST), "the card of the first customer of the page"),
-    Link("CustomerHistory", ("get", f"{_T}/customers"), "200", ("get", f"{_CUSTOMER}/history"),
-         _customer(_FROM_LIST), "the history of the first customer of the page"),
-    Link("SameTags", ("get", f"{_T}/customers"), "200", ("put", f"{_CUSTOMER}/tags"),
-         _customer(_FROM_LIST), "set the first customer's tags (to the ones they have)",
-         request_body={"tags": "$response.body#/items/0/tags"}),
+    Link(
+        "CustomerCard",
+        ("get", f"{_T}/customers"),
+        "200",
+        ("get", _CUSTOMER),
+        _customer(_FROM_LIST),
+        "the card of the first customer of the page",
+    ),
+    Link(
+        "CustomerHistory",
+        ("get", f"{_T}/customers"),
+        "200",
+        ("get", f"{_CUSTOMER}/history"),
+        _customer(_FROM_LIST),
+        "the history of the first customer of the page",
+    ),
+    Link(
+        "SameTags",
+        ("get", f"{_T}/customers"),
+        "200",
+        ("put", f"{_CUSTOMER}/tags"),
+        _customer(_FROM_LIST),
+        "set the first customer's tags (to the ones they have)",
+        request_body={"tags": "$response.body#/items/0/tags"},
+    ),
     # The card, and every answer that names one customer.
     *(
         Link(name, source, "200", target, _customer(_FROM_CARD), description)
-        for source in (("get", _CUSTOMER), ("get", f"{_T}/customer-lookup"),
-                       ("post", f"{_CUSTOMER}/anonymize"))
+        for source in (
+            ("get", _CUSTOMER),
+            ("get", f"{_T}/customer-lookup"),
+            ("post", f"{_CUSTOMER}/anonymize"),
+        )
         for name, target, description in (
             ("CustomerCard", ("get", _CUSTOMER), "this customer's card"),
             ("CustomerHistory", ("get", f"{_CUSTOMER}/history"), "this customer's history"),
-            ("CustomerDataExport", ("get", f"{_CUSTOMER}/data-export"),
-             "everything held about this customer"),
+            (
+                "CustomerDataExport",
+                ("get", f"{_CUSTOMER}/data-export"),
+                "everything held about this customer",
+            ),
         )
         if target != source
     ),
-    Link("LookupByEmail", ("get", _CUSTOMER), "200", ("get", f"{_T}/customer-lookup"),
-         {**_TENANT, "query.email": "$response.body#/email"}, "find this customer by email"),
-    Link("LookupByPhone", ("get", _CUSTOMER), "200", ("get", f"{_T}/customer-lookup"),
-         {**_TENANT, "query.phone": "$response.body#/phone"}, "find this customer by phone"),
-    Link("Anonymize", ("get", _CUSTOMER), "200", ("post", f"{_CUSTOMER}/anonymize"),
-         _customer(_FROM_CARD), "erase this customer"),
-    Link("HistoryEntry", ("get", f"{_CUSTOMER}/history"), "200",
-         ("get", f"{_CUSTOMER}/history/{{entry_id}}"),
-         {**_customer("$request.path.customer_id"), "path.entry_id": _FROM_LIST},
-         "the first entry of the page in full"),
+    Link(
+        "LookupByEmail",
+        ("get", _CUSTOMER),
+        "200",
+        ("get", f"{_T}/customer-lookup"),
+        {**_TENANT, "query.email": "$response.body#/email"},
+        "find this customer by email",
+    ),
+    Link(
+        "LookupByPhone",
+        ("get", _CUSTOMER),
+        "200",
+        ("get", f"{_T}/customer-lookup"),
+        {**_TENANT, "query.phone": "$response.body#/phone"},
+        "find this customer by phone",
+    ),
+    Link(
+        "Anonymize",
+        ("get", _CUSTOMER),
+        "200",
+        ("post", f"{_CUSTOMER}/anonymize"),
+        _customer(_FROM_CARD),
+        "erase this customer",
+    ),
+    Link(
+        "HistoryEntry",
+        ("get", f"{_CUSTOMER}/history"),
+        "200",
+        ("get", f"{_CUSTOMER}/history/{{entry_id}}"),
+        {**_customer("$request.path.customer_id"), "path.entry_id": _FROM_LIST},
+        "the first entry of the page in full",
+    ),
     # Tags: a new tag can be filtered on at once.
-    Link("CustomersWithTag", ("post", f"{_T}/tags"), "201", ("get", f"{_T}/customers"),
-         {**_TENANT, "query.tag": "$response.body#/code"}, "the customers with the new tag"),
+    Link(
+        "CustomersWithTag",
+        ("post", f"{_T}/tags"),
+        "201",
+        ("get", f"{_T}/customers"),
+        {**_TENANT, "query.tag": "$response.body#/code"},
+        "the customers with the new tag",
+    ),
     # Exports and imports: the id of the job.
     *(
-        Link(name, ("post", f"{_T}/exports"), "202", target,
-             {**_TENANT, "path.export_id": "$response.body#/export_id"}, description)
+        Link(
+            name,
+            ("post", f"{_T}/exports"),
+            "202",
+            target,
+            {**_TENANT, "path.export_id": "$response.body#/export_id"},
+            description,
+        )
         for name, target, description in (
             ("ExportStatus", ("get", f"{_T}/exports/{{export_id}}"), "follow the export"),
-            ("ExportDownload", ("get", f"{_T}/exports/{{export_id}}/download"),
-             "the CSV, once done"),
+            (
+                "ExportDownload",
+                ("get", f"{_T}/exports/{{export_id}}/download"),
+                "the CSV, once done",
+            ),
         )
     ),
-    Link("ExportDownload", ("get", f"{_T}/exports/{{export_id}}"), "200",
-         ("get", f"{_T}/exports/{{export_id}}/download"),
-         {**_TENANT, "path.export_id": "$response.body#/export_id"}, "the CSV, once done"),
-    Link("ImportState", ("post", f"{_T}/imports"), "202", ("get", f"{_T}/imports/{{import_id}}"),
-         {**_TENANT, "path.import_id": "$response.body#/import_id"},
-         "how far ingest got with the import"),
+    Link(
+        "ExportDownload",
+        ("get", f"{_T}/exports/{{export_id}}"),
+        "200",
+        ("get", f"{_T}/exports/{{export_id}}/download"),
+        {**_TENANT, "path.export_id": "$response.body#/export_id"},
+        "the CSV, once done",
+    ),
+    Link(
+        "ImportState",
+        ("post", f"{_T}/imports"),
+        "202",
+        ("get", f"{_T}/imports/{{import_id}}"),
+        {**_TENANT, "path.import_id": "$response.body#/import_id"},
+        "how far ingest got with the import",
+    ),
 )
 
 
@@ -110,8 +181,10 @@ def add_links(schema: dict[str, Any], links: tuple[Link, ...] = LINKS) -> dict[s
         names = {f"{p['in']}.{p['name']}" for p in target.get("parameters", [])}
         missing = set(link.parameters) - names
         if missing:
-            raise LookupError(f"OpenAPI link {link.name}: {sorted(missing)} not parameters of "
-                              f"{link.target[0].upper()} {link.target[1]}")
+            raise LookupError(
+                f"OpenAPI link {link.name}: {sorted(missing)} not parameters of "
+                f"{link.target[0].upper()} {link.target[1]}"
+            )
         definition: dict[str, Any] = {
             "operationId": target["operationId"],
             "parameters": dict(link.parameters),

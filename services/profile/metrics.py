@@ -14,12 +14,16 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "contacts_http_requests", "HTTP requests answered",
-            ["route", "method", "status"], registry=self.registry,
+            "contacts_http_requests",
+            "HTTP requests answered",
+            ["route", "method", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "contacts_http_request_duration_seconds", "HTTP request latency",
-            ["route"], registry=self.registry,
+            "contacts_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=self.registry,
         )
 
 

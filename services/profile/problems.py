@@ -102,8 +102,11 @@ def problem_response(
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses."""
     return {
-        s: {"model": ProblemModel, "description": _TITLES.get(s, "Error"),
-            "content": {PROBLEM_TYPE: {}}}
+        s: {
+            "model": ProblemModel,
+            "description": _TITLES.get(s, "Error"),
+            "content": {PROBLEM_TYPE: {}},
+        }
         for s in statuses
     }
 
@@ -128,8 +131,11 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", ""),
-         "code": e.get("type", "invalid")}
+        {
+            "field": _field(tuple(e.get("loc", ()))),
+            "message": e.get("msg", ""),
+            "code": e.get("type", "invalid"),
+        }
         for e in exc.errors()
     ]
     fields = ", ".join(sorted({e["field"] for e in errors}))
@@ -144,8 +150,9 @@ async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database.unavailable", error=type(exc).__name__, path=request.url.path)
-    return problem_response(request, 503, "the database is unreachable; retry later",
-                            headers={"Retry-After": "5"})
+    return problem_response(
+        request, 503, "the database is unreachable; retry later", headers={"Retry-After": "5"}
+    )
 
 
 def install(app: FastAPI) -> None:

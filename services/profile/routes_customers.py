@@ -33,8 +33,12 @@ _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _COMMON = problem_responses(401, 403, 422, 429, 503)
 _ONE = problem_responses(401, 403, 404, 422, 429, 503)
 Sort = Literal[
-    "last_contact_at", "-last_contact_at", "first_contact_at", "-first_contact_at",
-    "name", "-name",
+    "last_contact_at",
+    "-last_contact_at",
+    "first_contact_at",
+    "-first_contact_at",
+    "name",
+    "-name",
 ]
 
 
@@ -45,12 +49,20 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, f"invalid: {field}",
-                   errors=[{"field": field, "message": message, "code": "value_error"}])
+    return Problem(
+        422,
+        f"invalid: {field}",
+        errors=[{"field": field, "message": message, "code": "value_error"}],
+    )
 
 
-@router.get("/customers", response_model=models.CustomerPage, response_model_exclude_unset=True,
-            responses=_COMMON, summary="List customers (filters, sort, keyset pagination)")
+@router.get(
+    "/customers",
+    response_model=models.CustomerPage,
+    response_model_exclude_unset=True,
+    responses=_COMMON,
+    summary="List customers (filters, sort, keyset pagination)",
+)
 async def list_customers(
     tenant: TenantId,
     _: Reader,
@@ -65,8 +77,15 @@ async def list_customers(
     tag: Annotated[list[str], Query(description="repeatable; all must match")] = [],  # noqa: B006
     min_reservations: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
     min_no_shows: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=models.NO_NUL,
-                                   description="fuzzy over name, email and phone")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=models.NO_NUL,
+            description="fuzzy over name, email and phone",
+        ),
+    ] = None,
     sort: Sort = "-last_contact_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
@@ -95,18 +114,28 @@ async def list_customers(
         if q is not None and any(ch.isdigit() for ch in q):
             region = await tenants.region(conn, tenant, settings.default_region)
         filters = SegmentFilters(
-            language=language, newsletter=newsletter,
-            first_contact_from=_utc(first_contact_from), first_contact_to=_utc(first_contact_to),
-            last_contact_from=_utc(last_contact_from), last_contact_to=_utc(last_contact_to),
-            tag=tag, min_reservations=min_reservations, min_no_shows=min_no_shows, q=q,
+            language=language,
+            newsletter=newsletter,
+            first_contact_from=_utc(first_contact_from),
+            first_contact_to=_utc(first_contact_to),
+            last_contact_from=_utc(last_contact_from),
+            last_contact_to=_utc(last_contact_to),
+            tag=tag,
+            min_reservations=min_reservations,
+            min_no_shows=min_no_shows,
+            q=q,
         )
         rows = await customers.list_page(
-            conn, tenant, filters, sort=key, descending=descending, after=after,
-            limit=limit + 1, region=region,
+            conn,
+            tenant,
+            filters,
+            sort=key,
+            descending=descending,
+            after=after,
+            limit=limit + 1,
+            region=region,
         )
-        total = (
-            await customers.count(conn, tenant, filters, region) if include_total else None
-        )
+        total = await customers.count(conn, tenant, filters, region) if include_total else None
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -119,8 +148,12 @@ async def list_customers(
     )
 
 
-@router.get("/customers/{customer_id}", response_model=models.CustomerCard, responses=_ONE,
-            summary="The customer card")
+@router.get(
+    "/customers/{customer_id}",
+    response_model=models.CustomerCard,
+    responses=_ONE,
+    summary="The customer card",
+)
 async def get_customer(
     tenant: TenantId, customer_id: CustomerId, _: Reader, db: Db, lang: Language
 ) -> models.CustomerCard:
@@ -130,8 +163,12 @@ async def get_customer(
     return card
 
 
-@router.get("/customers/{customer_id}/history", response_model=models.HistoryPage,
-            responses=_ONE, summary="A customer's history, newest first")
+@router.get(
+    "/customers/{customer_id}/history",
+    response_model=models.HistoryPage,
+    responses=_ONE,
+    summary="A customer's history, newest first",
+)
 async def get_history(
     tenant: TenantId,
     customer_id: CustomerId,
@@ -165,8 +202,12 @@ async def get_history(
     )
 
 
-@router.get("/customers/{customer_id}/history/{entry_id}", response_model=models.HistoryEntryFull,
-            responses=_ONE, summary="One history entry in full")
+@router.get(
+    "/customers/{customer_id}/history/{entry_id}",
+    response_model=models.HistoryEntryFull,
+    responses=_ONE,
+    summary="One history entry in full",
+)
 async def get_history_entry(
     tenant: TenantId, customer_id: CustomerId, entry_id: uuid.UUID, _: Reader, db: Db
 ) -> models.HistoryEntryFull:
@@ -176,8 +217,12 @@ async def get_history_entry(
     return models.HistoryEntryFull(**dict(row))
 
 
-@router.get("/customer-lookup", response_model=models.Lookup, responses=_ONE,
-            summary="Find a guest by email or phone (booking widget)")
+@router.get(
+    "/customer-lookup",
+    response_model=models.Lookup,
+    responses=_ONE,
+    summary="Find a guest by email or phone (booking widget)",
+)
 async def lookup(
     tenant: TenantId,
     _: Reader,

@@ -69,18 +69,24 @@ async def _queue(db: Db, request: Request, tenant: str, body: ExportRequest) -> 
         if not await tenants.exists(conn, tenant):
             raise Problem(404, "no such tenant")
         export_id = await exportjobs.create(
-            conn, tenant, body.filters.model_dump(mode="json", exclude_defaults=True),
-            delimiter=body.delimiter, bom=body.bom,
+            conn,
+            tenant,
+            body.filters.model_dump(mode="json", exclude_defaults=True),
+            delimiter=body.delimiter,
+            bom=body.bom,
         )
     commands: ExportRequests = request.app.state.export_requests
     await commands.send(tenant, export_id)  # if it fails, the worker's sweep runs the job
     return export_id
 
 
-@router.post("/v1/tenants/{tenant}/exports", status_code=status.HTTP_202_ACCEPTED,
-             response_model=ExportCreated,
-             responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
-             summary="Export a segment to CSV (asynchronous)")
+@router.post(
+    "/v1/tenants/{tenant}/exports",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ExportCreated,
+    responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
+    summary="Export a segment to CSV (asynchronous)",
+)
 async def create_export(
     tenant: TenantId, body: ExportRequest, _: Exporter, db: Db, request: Request
 ) -> ExportCreated:
@@ -88,23 +94,32 @@ async def create_export(
     return ExportCreated(export_id=await _queue(db, request, tenant, body))
 
 
-@router.get("/v1/tenants/{tenant}/exports/{export_id}", response_model=ExportStatus,
-            responses=problem_responses(401, 403, 404, 422, 429, 503), summary="Follow an export")
+@router.get(
+    "/v1/tenants/{tenant}/exports/{export_id}",
+    response_model=ExportStatus,
+    responses=problem_responses(401, 403, 404, 422, 429, 503),
+    summary="Follow an export",
+)
 async def export_status(
     tenant: TenantId, export_id: uuid.UUID, _: Exporter, db: Db
 ) -> ExportStatus:
     """State, rows, bytes and sha256 of an export."""
     async with db.tenant(tenant) as conn:
         row = found(await exportjobs.status(conn, tenant, export_id), "export")
-    return ExportStatus(export_id=row["id"], **{k: row[k] for k in ExportStatus.model_fields
-                                                 if k != "export_id"})
+    return ExportStatus(
+        export_id=row["id"], **{k: row[k] for k in ExportStatus.model_fields if k != "export_id"}
+    )
 
 
-@router.get("/v1/tenants/{tenant}/exports/{export_id}/download",
-            response_class=FileResponse, responses={
-                200: {"content": {"text/csv": {}}, "description": "the CSV file"},
-                **problem_responses(401, 403, 404, 409, 422, 429, 503)},
-            summary="Download a finished export")
+@router.get(
+    "/v1/tenants/{tenant}/exports/{export_id}/download",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "the CSV file"},
+        **problem_responses(401, 403, 404, 409, 422, 429, 503),
+    },
+    summary="Download a finished export",
+)
 async def download_export(
     tenant: TenantId, export_id: uuid.UUID, _: Exporter, db: Db, settings: AppSettings
 ) -> FileResponse:
@@ -118,15 +133,19 @@ async def download_export(
     if not path.is_file():
         raise Problem(404, "the export file is gone (retention)")
     return FileResponse(
-        path, media_type="text/csv; charset=utf-8",
+        path,
+        media_type="text/csv; charset=utf-8",
         filename=f"{tenant}-{row['created_at']:%Y%m%d-%H%M%S}.csv",
     )
 
 
-@router.post("/v1/exports", status_code=status.HTTP_202_ACCEPTED,
-             response_model=OpsExportsCreated,
-             responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
-             summary="Ops: export a segment for many tenants")
+@router.post(
+    "/v1/exports",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=OpsExportsCreated,
+    responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
+    summary="Ops: export a segment for many tenants",
+)
 async def ops_export(
     body: OpsExportRequest, principal: Exporter, db: Db, request: Request
 ) -> OpsExportsCreated:

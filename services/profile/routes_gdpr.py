@@ -25,8 +25,12 @@ router = APIRouter(prefix="/v1/tenants/{tenant}/customers/{customer_id}", tags=[
 _ERRORS = problem_responses(401, 403, 404, 422, 429, 503)
 
 
-@router.post("/anonymize", response_model=models.Anonymized, responses=_ERRORS,
-             summary="Erase a person (irreversible)")
+@router.post(
+    "/anonymize",
+    response_model=models.Anonymized,
+    responses=_ERRORS,
+    summary="Erase a person (irreversible)",
+)
 async def anonymize(
     tenant: TenantId, customer_id: CustomerId, _: Gdpr, db: Db, settings: AppSettings
 ) -> models.Anonymized:
@@ -35,19 +39,28 @@ async def anonymize(
     async with db.tenant(tenant) as conn:
         row = await customer_or_404(conn, tenant, customer_id, for_update=True)
         if row["anonymized_at"] is not None:
-            return models.Anonymized(id=customer_id, anonymized=True,
-                                     anonymized_at=row["anonymized_at"])
+            return models.Anonymized(
+                id=customer_id, anonymized=True, anonymized_at=row["anonymized_at"]
+            )
         # Older events about this email or phone are recognised by these hashes and dropped.
-        hashes = suppression_hashes(settings.secret, email=row["email"], phone=row["phone"],
-                                    identity_key=row["identity_key"])
+        hashes = suppression_hashes(
+            settings.secret,
+            email=row["email"],
+            phone=row["phone"],
+            identity_key=row["identity_key"],
+        )
         await suppressions.record(conn, tenant, hashes, now)
         await customers.anonymize(conn, tenant, customer_id, now)
         await history.scrub(conn, tenant, customer_id)
     return models.Anonymized(id=customer_id, anonymized=True, anonymized_at=now)
 
 
-@router.get("/data-export", response_model=models.DataExport, responses=_ERRORS,
-            summary="Everything held about a person (GDPR access)")
+@router.get(
+    "/data-export",
+    response_model=models.DataExport,
+    responses=_ERRORS,
+    summary="Everything held about a person (GDPR access)",
+)
 async def data_export(
     tenant: TenantId, customer_id: CustomerId, _: Gdpr, db: Db, lang: Language
 ) -> models.DataExport:
@@ -62,6 +75,7 @@ async def data_export(
         customer=card,
         history=[models.HistoryEntryFull(**dict(r)) for r in entries],
         consent=[models.ConsentStatement(**dict(r)) for r in statements],
-        tags=models.TagState(tags=list(row["tags"]), tag_meta=row["tag_meta"],
-                             removed_tags=list(row["removed_tags"])),
+        tags=models.TagState(
+            tags=list(row["tags"]), tag_meta=row["tag_meta"], removed_tags=list(row["removed_tags"])
+        ),
     )

@@ -16,8 +16,9 @@ router = APIRouter(tags=["ops"])
 _TIMEOUT = 2.0
 
 
-@router.get("/healthz", response_model=models.Status, response_model_exclude_none=True,
-            summary="Liveness")
+@router.get(
+    "/healthz", response_model=models.Status, response_model_exclude_none=True, summary="Liveness"
+)
 async def healthz() -> models.Status:
     """Always ok while the process serves requests."""
     return models.Status(status="ok")
@@ -49,23 +50,33 @@ async def _database_reachable(db: Db) -> bool:
     return True
 
 
-@router.get("/readyz", response_model=models.Status, responses=problem_responses(503),
-            summary="Readiness: database and broker reachable")
+@router.get(
+    "/readyz",
+    response_model=models.Status,
+    responses=problem_responses(503),
+    summary="Readiness: database and broker reachable",
+)
 async def readyz(db: Db, settings: AppSettings) -> models.Status:
     """200 when PostgreSQL answers and the broker accepts connections; 503 otherwise."""
     database, broker = await asyncio.gather(
         _database_reachable(db), _broker_reachable(settings.kafka_bootstrap)
     )
-    checks = {"database": "ok" if database else "unreachable",
-              "broker": "ok" if broker else "unreachable"}
+    checks = {
+        "database": "ok" if database else "unreachable",
+        "broker": "ok" if broker else "unreachable",
+    }
     if not (database and broker):
         down = ", ".join(k for k, v in checks.items() if v != "ok")
         raise Problem(503, f"not ready: {down} unreachable")
     return models.Status(status="ok", checks=checks)
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics",
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text format"}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics",
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text format"}},
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text exposition."""
     registry = request.app.state.metrics.registry

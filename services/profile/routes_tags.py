@@ -25,8 +25,12 @@ def _tag(code: str, labels: dict[str, str], language: str) -> models.Tag:
     )
 
 
-@router.get("/tags", response_model=models.TagList,
-            responses=problem_responses(401, 403, 422, 429, 503), summary="The tag vocabulary")
+@router.get(
+    "/tags",
+    response_model=models.TagList,
+    responses=problem_responses(401, 403, 422, 429, 503),
+    summary="The tag vocabulary",
+)
 async def list_tags(tenant: TenantId, _: Reader, db: Db, lang: Language) -> models.TagList:
     """Built-in tags, then the tenant's custom tags."""
     async with db.tenant(tenant) as conn:
@@ -34,9 +38,13 @@ async def list_tags(tenant: TenantId, _: Reader, db: Db, lang: Language) -> mode
     return models.TagList(items=[_tag(code, labels, lang) for code, labels in vocab.items()])
 
 
-@router.post("/tags", response_model=models.Tag, status_code=201,
-             responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
-             summary="Add a custom tag")
+@router.post(
+    "/tags",
+    response_model=models.Tag,
+    status_code=201,
+    responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
+    summary="Add a custom tag",
+)
 async def create_tag(
     tenant: TenantId, body: models.TagCreate, _: Writer, db: Db, lang: Language
 ) -> models.Tag:
@@ -50,9 +58,12 @@ async def create_tag(
     return _tag(body.code, labels, lang)
 
 
-@router.put("/customers/{customer_id}/tags", response_model=models.CustomerCard,
-            responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
-            summary="Replace a customer's tags")
+@router.put(
+    "/customers/{customer_id}/tags",
+    response_model=models.CustomerCard,
+    responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
+    summary="Replace a customer's tags",
+)
 async def put_tags(
     tenant: TenantId,
     customer_id: CustomerId,
@@ -68,13 +79,23 @@ async def put_tags(
             raise Problem(404, "no such customer")
         vocab = vocabulary(await tags.custom(conn, tenant))
         try:
-            update = replace_tags(body.tags, row["tag_meta"], list(row["removed_tags"]),
-                                  set(vocab), datetime.now(UTC))
+            update = replace_tags(
+                body.tags, row["tag_meta"], list(row["removed_tags"]), set(vocab), datetime.now(UTC)
+            )
         except TagError as exc:
-            raise Problem(422, str(exc), errors=[
-                {"field": "tags", "message": str(exc), "code": "value_error"}]) from exc
-        await customers.set_tags(conn, tenant, customer_id, tags=update.tags,
-                                 tag_meta=update.tag_meta, removed_tags=update.removed_tags)
+            raise Problem(
+                422,
+                str(exc),
+                errors=[{"field": "tags", "message": str(exc), "code": "value_error"}],
+            ) from exc
+        await customers.set_tags(
+            conn,
+            tenant,
+            customer_id,
+            tags=update.tags,
+            tag_meta=update.tag_meta,
+            removed_tags=update.removed_tags,
+        )
         row = await customers.get(conn, tenant, customer_id)
     assert row is not None
     return views.card(row, vocab, lang)

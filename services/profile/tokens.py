@@ -46,8 +46,15 @@ async def create_token(
     expires = None
     if expires_days is not None:
         expires = datetime.now(UTC) + timedelta(days=expires_days)
-    await stored.insert(conn, token_id, tenant_id, sorted(set(scopes)), token_hash(token),
-                        name=name, expires_at=expires)
+    await stored.insert(
+        conn,
+        token_id,
+        tenant_id,
+        sorted(set(scopes)),
+        token_hash(token),
+        name=name,
+        expires_at=expires,
+    )
     return token_id, token
 
 

@@ -20,8 +20,11 @@ def flags(tags: list[str]) -> list[str]:
 def counters(row: asyncpg.Record) -> models.Counters:
     """A customer's counters."""
     return models.Counters(
-        reservations=row["reservations"], completed=row["completed"],
-        no_shows=row["no_shows"], cancellations=row["cancellations"], forms=row["forms"],
+        reservations=row["reservations"],
+        completed=row["completed"],
+        no_shows=row["no_shows"],
+        cancellations=row["cancellations"],
+        forms=row["forms"],
     )
 
 
@@ -60,7 +63,8 @@ def card(
         phone=row["phone"],
         language=row["language"],
         newsletter=models.Newsletter(
-            opt_in=row["newsletter"], updated_at=row["newsletter_at"],
+            opt_in=row["newsletter"],
+            updated_at=row["newsletter_at"],
             source=row["newsletter_source"],
         ),
         tags=tags,
@@ -75,5 +79,6 @@ def card(
 
 def lookup(row: asyncpg.Record) -> models.Lookup:
     """The booking widget's view of a customer."""
-    return models.Lookup(id=row["id"], tags=list(row["tags"]), flags=flags(row["tags"]),
-                         counters=counters(row))
+    return models.Lookup(
+        id=row["id"], tags=list(row["tags"]), flags=flags(row["tags"]), counters=counters(row)
+    )

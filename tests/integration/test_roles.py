@@ -89,12 +89,18 @@ async def test_writer_role_is_not_owner_and_cannot_change_the_schema(
 ) -> None:
     role = await admin.fetchrow(
         "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles"
-        " WHERE rolname = 'contacts_ingest'")
-    assert dict(role) == {"rolsuper": False, "rolbypassrls": True, "rolcreaterole": False,
-                          "rolcreatedb": False}
+        " WHERE rolname = 'contacts_ingest'"
+    )
+    assert dict(role) == {
+        "rolsuper": False,
+        "rolbypassrls": True,
+        "rolcreaterole": False,
+        "rolcreatedb": False,
+    }
     owned = await admin.fetchval(
         "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner"
-        " WHERE r.rolname = 'contacts_ingest'")
+        " WHERE r.rolname = 'contacts_ingest'"
+    )
     assert owned == 0
     conn = await connect(as_role(db_url, "contacts_ingest", INGEST_PASSWORD))
     try:
@@ -154,14 +160,21 @@ async def test_compose_roles_script_then_migrations_as_a_non_superuser_owner(
         bash = shutil.which("bash")
         assert bash is not None
         proc = await asyncio.create_subprocess_exec(
-            bash, str(ROOT / "deploy" / "sql" / "10-roles.sh"), env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            bash,
+            str(ROOT / "deploy" / "sql" / "10-roles.sh"),
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
         owner = as_role(url, "contacts", OWNER_PASSWORD)
         assert len(await migrate(owner)) == len(list((ROOT / "deploy/migrations").glob("*.sql")))
-        assert await admin.fetchval(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = 'contacts'") is False
+        assert (
+            await admin.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = 'contacts'")
+            is False
+        )
         applied, _ = await ingest_as(as_role(url, "contacts_ingest", INGEST_PASSWORD))
         api = await asyncpg.connect(as_role(url, "contacts_api", API_PASSWORD))
         try:

@@ -47,9 +47,15 @@ async def owner(db_url: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture
 def settings(db_url: str, stack: Stack, tmp_path: Path, topic_prefix: str) -> Settings:
     """Settings of the app under test: the test's own database, topics and export folder."""
-    return Settings(database_url=db_url, secret=SECRET, kafka_bootstrap=stack.bootstrap,
-                    topic_prefix=topic_prefix, export_dir=tmp_path / "exports", dev_token=None,
-                    auth_failures_per_minute=1000)
+    return Settings(
+        database_url=db_url,
+        secret=SECRET,
+        kafka_bootstrap=stack.bootstrap,
+        topic_prefix=topic_prefix,
+        export_dir=tmp_path / "exports",
+        dev_token=None,
+        auth_failures_per_minute=1000,
+    )
 
 
 def build_app(settings: Settings, db_url: str) -> FastAPI:
@@ -58,9 +64,7 @@ def build_app(settings: Settings, db_url: str) -> FastAPI:
 
 
 @pytest.fixture
-async def app(
-    settings: Settings, db_url: str, owner: asyncpg.Connection
-) -> AsyncIterator[FastAPI]:
+async def app(settings: Settings, db_url: str, owner: asyncpg.Connection) -> AsyncIterator[FastAPI]:
     """The app, its lifespan running."""
     application = build_app(settings, db_url)
     async with application.router.lifespan_context(application):
@@ -81,8 +85,7 @@ def seed(owner: asyncpg.Connection) -> Seed:
 
     async def run(*docs: dict[str, Any]) -> BatchReport:
         events = [site_event_adapter.validate_python(d) for d in docs]
-        return await process_batch(PostgresIngestStore(owner, Topics("t.")), events,
-                                   secret=SECRET)
+        return await process_batch(PostgresIngestStore(owner, Topics("t.")), events, secret=SECRET)
 
     return run
 
@@ -92,8 +95,9 @@ def make_token(owner: asyncpg.Connection) -> MakeToken:
     """Issue a token; returns the bearer string."""
 
     async def run(tenant: str, *scopes: str, expires_days: float | None = None) -> str:
-        _, token = await create_token(owner, tenant, list(scopes or ("read",)),
-                                      expires_days=expires_days)
+        _, token = await create_token(
+            owner, tenant, list(scopes or ("read",)), expires_days=expires_days
+        )
         return token
 
     return run

@@ -36,8 +36,11 @@ def event(
             person[key] = value
     body: dict[str, Any] = {"contact": person}
     if type_ in ("reservation.created", "reservation.updated"):
-        body |= {"reservation_id": "R-1", "starts_at": (occurred + timedelta(days=3)).isoformat(),
-                 "party_size": 2}
+        body |= {
+            "reservation_id": "R-1",
+            "starts_at": (occurred + timedelta(days=3)).isoformat(),
+            "party_size": 2,
+        }
     elif type_.startswith("reservation."):
         body |= {"reservation_id": "R-1"}
     elif type_ == "integration.contact":

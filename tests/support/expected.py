@@ -39,8 +39,7 @@ async def stored_customers(conn: asyncpg.Connection) -> dict[tuple[str, str], Cu
     """Every live customer in the database, as the fold's type, ids blanked."""
     rows = await conn.fetch("SELECT * FROM customers WHERE identity_key IS NOT NULL")
     return {
-        (r["tenant_id"], r["identity_key"]): dataclasses.replace(from_row(r), id=NIL)
-        for r in rows
+        (r["tenant_id"], r["identity_key"]): dataclasses.replace(from_row(r), id=NIL) for r in rows
     }
 
 
@@ -55,8 +54,10 @@ def history_of(events: Iterable[SiteEvent], region: str = "BE") -> dict[EventKey
     for event in events:
         identity = identify(event.data.contact, region)
         if identity is not None:
-            landed.setdefault((event.tenant_id, event.event_id),
-                              (identity.key, event.type, event.occurred_at, event.source))
+            landed.setdefault(
+                (event.tenant_id, event.event_id),
+                (identity.key, event.type, event.occurred_at, event.source),
+            )
     return landed
 
 
@@ -66,8 +67,15 @@ async def stored_history(conn: asyncpg.Connection) -> dict[EventKey, Landing]:
         "SELECT h.tenant_id, h.event_id, c.identity_key, h.type, h.occurred_at, h.source"
         " FROM history h JOIN customers c ON (c.tenant_id, c.id) = (h.tenant_id, h.customer_id)"
     )
-    return {(r["tenant_id"], r["event_id"]): (r["identity_key"], r["type"], r["occurred_at"],
-                                              r["source"]) for r in rows}
+    return {
+        (r["tenant_id"], r["event_id"]): (
+            r["identity_key"],
+            r["type"],
+            r["occurred_at"],
+            r["source"],
+        )
+        for r in rows
+    }
 
 
 def consent_of(events: Iterable[SiteEvent], region: str = "BE") -> dict[EventKey, Statement]:
@@ -77,8 +85,9 @@ def consent_of(events: Iterable[SiteEvent], region: str = "BE") -> dict[EventKey
         identity = identify(event.data.contact, region)
         opt_in = event.data.contact.newsletter_opt_in
         if identity is not None and opt_in is not None:
-            statements.setdefault((event.tenant_id, event.event_id),
-                                  (identity.key, opt_in, event.occurred_at))
+            statements.setdefault(
+                (event.tenant_id, event.event_id), (identity.key, opt_in, event.occurred_at)
+            )
     return statements
 
 
@@ -89,8 +98,10 @@ async def stored_consent(conn: asyncpg.Connection) -> dict[EventKey, Statement]:
         " FROM consent_ledger l"
         " JOIN customers c ON (c.tenant_id, c.id) = (l.tenant_id, l.customer_id)"
     )
-    return {(r["tenant_id"], r["event_id"]): (r["identity_key"], r["opt_in"], r["occurred_at"])
-            for r in rows}
+    return {
+        (r["tenant_id"], r["event_id"]): (r["identity_key"], r["opt_in"], r["occurred_at"])
+        for r in rows
+    }
 
 
 def demo_stream(**options: Any) -> tuple[list[Any], list[SiteEvent], set[tuple[str, UUID]]]:

@@ -28,8 +28,7 @@ async def seed(conn: asyncpg.Connection, *docs: dict[str, Any]) -> None:
     await process_batch(PostgresIngestStore(conn, Topics("t.")), events, secret="s")
 
 
-async def run_export(db_url: str, owner: asyncpg.Connection, export_dir: Path,
-                     **job: Any) -> Path:
+async def run_export(db_url: str, owner: asyncpg.Connection, export_dir: Path, **job: Any) -> Path:
     """Create an export job of TENANT, run it with the real runner; the finished file."""
     filters = job.pop("filters", {})
     export_id = await jobs.create(owner, TENANT, filters, **job)
@@ -44,8 +43,14 @@ async def run_export(db_url: str, owner: asyncpg.Connection, export_dir: Path,
     return path
 
 
-async def export_via_api(client: httpx.AsyncClient, headers: dict[str, str], settings: Settings,
-                         db_url: str, tenant: str = TENANT, **options: Any) -> bytes:
+async def export_via_api(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    settings: Settings,
+    db_url: str,
+    tenant: str = TENANT,
+    **options: Any,
+) -> bytes:
     """POST an export through the API, run the job with the real runner, download the file."""
     base = f"/v1/tenants/{tenant}"
     r = await client.post(f"{base}/exports", json=options, headers=headers)

@@ -67,8 +67,12 @@ class DedicatedPostgres:
 
 
 async def stream(
-    bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes]], *,
-    chunk: int, pause: float,
+    bootstrap: str,
+    topic: str,
+    records: Sequence[tuple[bytes | None, bytes]],
+    *,
+    chunk: int,
+    pause: float,
 ) -> int:
     """Send ``records`` in chunks with a pause between them: a stream, not a bulk load."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
@@ -76,7 +80,7 @@ async def stream(
     sent = 0
     try:
         for start in range(0, len(records), chunk):
-            for key, value in records[start:start + chunk]:
+            for key, value in records[start : start + chunk]:
                 await producer.send(topic, value, key=key)
                 sent += 1
             await producer.flush()
@@ -104,9 +108,17 @@ def log_events(path: Path, offset: int = 0) -> list[dict[str, object]]:
 def guests(n: int, tenant: str = "brasserie-leopold") -> list[dict[str, Any]]:
     """One reservation each for ``n`` distinct guests (email and phone) of ``tenant``."""
     return [
-        event(tenant=tenant, email=f"guest{i}@example.be", phone=f"+32 475 {i:02d} 00 00",
-              at=1000 + i, contact={"first_name": f"Guest{i}", "last_name": "Test",
-                                    "language": ("nl", "fr", "en")[i % 3]})
+        event(
+            tenant=tenant,
+            email=f"guest{i}@example.be",
+            phone=f"+32 475 {i:02d} 00 00",
+            at=1000 + i,
+            contact={
+                "first_name": f"Guest{i}",
+                "last_name": "Test",
+                "language": ("nl", "fr", "en")[i % 3],
+            },
+        )
         for i in range(n)
     ]
 
@@ -124,8 +136,11 @@ class ProfileProcess:
         """Start a new process (logs appended to ``log_path``)."""
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "profile"], env=self.env, cwd=ROOT,
-                stdout=log, stderr=log,
+                [sys.executable, "-m", "services.cli", "profile"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
             )
 
     def alive(self) -> bool:

@@ -9,8 +9,11 @@ Edit = tuple[str, int, int]
 
 def edits(ops: list[str], max_size: int) -> st.SearchStrategy[list[Edit]]:
     """Lists of (operation, position, byte) edits drawn from ``ops``."""
-    return st.lists(st.tuples(st.sampled_from(ops), st.integers(0, 10**6), st.integers(0, 255)),
-                    min_size=1, max_size=max_size)
+    return st.lists(
+        st.tuples(st.sampled_from(ops), st.integers(0, 10**6), st.integers(0, 255)),
+        min_size=1,
+        max_size=max_size,
+    )
 
 
 def mutate(raw: bytes, changes: list[Edit]) -> bytes:

@@ -41,8 +41,11 @@ class IngestProcess:
         """Start the worker (logs appended to ``log_path``)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "ingest"], env=self.env, cwd=ROOT,
-            stdout=log, stderr=log,
+            [sys.executable, "-m", "services.cli", "ingest"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
         )
 
     def kill(self) -> None:

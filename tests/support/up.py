@@ -48,7 +48,11 @@ class Up:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--events", str(self.demo_events)],
-            env=self.env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True,
+            env=self.env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
         )
         return self
 
@@ -106,7 +110,12 @@ def cli(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.Complete
     env["CONTACTS_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", "services.cli", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

@@ -85,11 +85,15 @@ class Load:
         self.stopping.set()
         await asyncio.gather(*self.tasks)
 
-    def count(self, outcome: str, *, started_after: float = 0.0,
-              ended_before: float = float("inf")) -> int:
+    def count(
+        self, outcome: str, *, started_after: float = 0.0, ended_before: float = float("inf")
+    ) -> int:
         """Calls with ``outcome`` that started after and ended before the given instants."""
-        return sum(1 for c in self.calls if c.outcome == outcome
-                   and c.started >= started_after and c.ended <= ended_before)
+        return sum(
+            1
+            for c in self.calls
+            if c.outcome == outcome and c.started >= started_after and c.ended <= ended_before
+        )
 
     def _check(self, route: str, guest: Guest, response: httpx.Response) -> str:
         """'' when ``response`` is the right answer, else what is wrong with it."""
@@ -109,8 +113,9 @@ class Load:
     async def _client(self, number: int) -> None:
         rnd = random.Random(number)  # noqa: S311 - which route to call, not a secret
         with_email = [g for g in self.guests if g.email]
-        async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers,
-                                     timeout=30.0) as client:
+        async with httpx.AsyncClient(
+            base_url=self.base_url, headers=self.headers, timeout=30.0
+        ) as client:
             while not self.stopping.is_set():
                 route = rnd.choice(("card", "list", "lookup"))
                 guest = rnd.choice(with_email if route == "lookup" else self.guests)
@@ -119,25 +124,29 @@ class Load:
                     if route == "card":
                         r = await client.get(f"/v1/tenants/{T}/customers/{guest.id}")
                     elif route == "lookup":
-                        r = await client.get(f"/v1/tenants/{T}/customer-lookup",
-                                             params={"email": guest.email})
+                        r = await client.get(
+                            f"/v1/tenants/{T}/customer-lookup", params={"email": guest.email}
+                        )
                     else:
-                        r = await client.get(f"/v1/tenants/{T}/customers",
-                                             params={"limit": 10, "sort": "name"})
+                        r = await client.get(
+                            f"/v1/tenants/{T}/customers", params={"limit": 10, "sort": "name"}
+                        )
                 except httpx.TimeoutException as exc:
                     outcome, detail = "timeout", type(exc).__name__
                 except httpx.TransportError as exc:  # refused, reset, closed: the API is down
                     outcome, detail = "connection", type(exc).__name__
                 else:
                     detail = self._check(route, guest, r)
-                    outcome = ("server_error" if r.status_code >= 500
-                               else "wrong" if detail else "ok")
+                    outcome = (
+                        "server_error" if r.status_code >= 500 else "wrong" if detail else "ok"
+                    )
                 self.calls.append(Call(started, time.monotonic(), route, outcome, detail))
                 await asyncio.sleep(0.02 if outcome == "ok" else 0.05)
 
 
-async def until(check: Callable[[], Awaitable[bool] | bool], what: str,
-                timeout: float = STEP_WITHIN) -> float:
+async def until(
+    check: Callable[[], Awaitable[bool] | bool], what: str, timeout: float = STEP_WITHIN
+) -> float:
     """Poll ``check`` until it holds; the time it took. Fails with ``what`` after ``timeout``."""
     began = time.monotonic()
     while time.monotonic() - began < timeout:
@@ -187,8 +196,13 @@ async def locker(db_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def test_api_restarted_gracefully_and_hard_under_load_never_answers_5xx(
-    stack: Stack, db_url: str, owner: asyncpg.Connection, locker: asyncpg.Connection,
-    seed: Seed, make_token: MakeToken, tmp_path: Path,
+    stack: Stack,
+    db_url: str,
+    owner: asyncpg.Connection,
+    locker: asyncpg.Connection,
+    seed: Seed,
+    make_token: MakeToken,
+    tmp_path: Path,
 ) -> None:
     await seed(*venue_events(), *guests(30))
     rows = await owner.fetch("SELECT id, email FROM customers WHERE tenant_id = $1", T)
@@ -197,15 +211,18 @@ async def test_api_restarted_gracefully_and_hard_under_load_never_answers_5xx(
     headers = bearer(await make_token("*", "read", "write"))
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    api = ProfileProcess({
-        "CONTACTS_DATABASE_URL": db_url,
-        "CONTACTS_API_DATABASE_URL": api_url(db_url),
-        "CONTACTS_KAFKA_BOOTSTRAP": stack.bootstrap,
-        "CONTACTS_HTTP_HOST": "127.0.0.1",
-        "CONTACTS_HTTP_PORT": str(port),
-        "CONTACTS_SECRET": SECRET,
-        "CONTACTS_AUTH_FAILURES_PER_MINUTE": "10000",
-    }, tmp_path / "profile.log")
+    api = ProfileProcess(
+        {
+            "CONTACTS_DATABASE_URL": db_url,
+            "CONTACTS_API_DATABASE_URL": api_url(db_url),
+            "CONTACTS_KAFKA_BOOTSTRAP": stack.bootstrap,
+            "CONTACTS_HTTP_HOST": "127.0.0.1",
+            "CONTACTS_HTTP_PORT": str(port),
+            "CONTACTS_SECRET": SECRET,
+            "CONTACTS_AUTH_FAILURES_PER_MINUTE": "10000",
+        },
+        tmp_path / "profile.log",
+    )
     load = Load(base_url, headers, seeded)
     exits: list[int] = []
     recovered: list[float] = []
@@ -213,13 +230,15 @@ async def test_api_restarted_gracefully_and_hard_under_load_never_answers_5xx(
     async def held_write(customer_id: str) -> asyncio.Task[httpx.Response]:
         """PUT tags on a customer whose row the test has locked: in flight until released."""
         await locker.execute("BEGIN")
-        await locker.execute("SELECT 1 FROM customers WHERE tenant_id = $1 AND id = $2"
-                             " FOR UPDATE", T, customer_id)
+        await locker.execute(
+            "SELECT 1 FROM customers WHERE tenant_id = $1 AND id = $2 FOR UPDATE", T, customer_id
+        )
 
         async def put() -> httpx.Response:
             async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) as c:
-                return await c.put(f"/v1/tenants/{T}/customers/{customer_id}/tags",
-                                   json={"tags": ["vip"]})
+                return await c.put(
+                    f"/v1/tenants/{T}/customers/{customer_id}/tags", json={"tags": ["vip"]}
+                )
 
         task = asyncio.create_task(put())
 
@@ -230,21 +249,27 @@ async def test_api_restarted_gracefully_and_hard_under_load_never_answers_5xx(
         return task
 
     async def tags(customer_id: str) -> list[str]:
-        return list(await owner.fetchval(
-            "SELECT tags FROM customers WHERE tenant_id = $1 AND id = $2", T, customer_id))
+        return list(
+            await owner.fetchval(
+                "SELECT tags FROM customers WHERE tenant_id = $1 AND id = $2", T, customer_id
+            )
+        )
 
     api.start()
     try:
         await ready(api, base_url)
         load.start()
         t_start = time.monotonic()
-        await until(lambda: load.count("ok", started_after=t_start) >= PER_PHASE,
-                    "calls served before the first restart")
+        await until(
+            lambda: load.count("ok", started_after=t_start) >= PER_PHASE,
+            "calls served before the first restart",
+        )
 
         # Graceful: SIGTERM with a write in flight.
         graceful_write = await held_write(held_graceful)
         t_term = time.monotonic()
         api.send(signal.SIGTERM)
+
         async def refuses() -> bool:
             return await answers(base_url, "/healthz") is None
 
@@ -259,8 +284,10 @@ async def test_api_restarted_gracefully_and_hard_under_load_never_answers_5xx(
         api.start()
         recovered.append(await ready(api, base_url))
         t_up1 = time.monotonic()
-        await until(lambda: load.count("ok", started_after=t_up1) >= PER_PHASE,
-                    "calls served after the graceful restart")
+        await until(
+            lambda: load.count("ok", started_after=t_up1) >= PER_PHASE,
+            "calls served after the graceful restart",
+        )
         assert "vip" in await tags(held_graceful)  # the in-flight write was committed
 
         # Hard: SIGKILL with a write in flight.
@@ -271,8 +298,10 @@ async def test_api_restarted_gracefully_and_hard_under_load_never_answers_5xx(
         exits.append(await asyncio.to_thread(api.wait, STEP_WITHIN))
         with pytest.raises(httpx.TransportError):
             await asyncio.wait_for(hard_write, STEP_WITHIN)
-        await until(lambda: load.count("connection", started_after=t_kill) >= 1,
-                    "a client fails to connect while the API is down")
+        await until(
+            lambda: load.count("connection", started_after=t_kill) >= 1,
+            "a client fails to connect while the API is down",
+        )
         api.start()
         recovered.append(await ready(api, base_url))
         t_up2 = time.monotonic()
@@ -282,8 +311,10 @@ async def test_api_restarted_gracefully_and_hard_under_load_never_answers_5xx(
             return await locked_backends(owner) == (0, 0)
 
         await until(no_stuck_session, "the killed process's session goes away")
-        await until(lambda: load.count("ok", started_after=t_up2) >= PER_PHASE,
-                    "calls served after the hard restart")
+        await until(
+            lambda: load.count("ok", started_after=t_up2) >= PER_PHASE,
+            "calls served after the hard restart",
+        )
         assert await tags(held_hard) == before  # the killed write never happened
         assert await answers(base_url, "/readyz") == 200
     finally:
@@ -291,20 +322,19 @@ async def test_api_restarted_gracefully_and_hard_under_load_never_answers_5xx(
         exits.append(await asyncio.to_thread(api.stop))
 
     outcomes = Counter(c.outcome for c in load.calls)
-    summary = (f"{outcomes}; recovered in {[round(s, 1) for s in recovered]} s; "
-               f"exit codes {exits}")
+    summary = f"{outcomes}; recovered in {[round(s, 1) for s in recovered]} s; exit codes {exits}"
     print(summary)
     bad = [c for c in load.calls if c.outcome not in ("ok", "connection")]
     assert bad == [], f"{bad[:10]}\n{summary}\n{api.log_tail()}"
     # uvicorn re-raises the SIGTERM it handled once shut down, hence -15 (143 in a container).
     graceful = (0, -signal.SIGTERM)
     assert exits[0] in graceful and exits[1] == -signal.SIGKILL and exits[2] in graceful, summary
-    shutdowns = [e for e in log_events(api.log_path)
-                 if e.get("event") == "Application shutdown complete."]
+    shutdowns = [
+        e for e in log_events(api.log_path) if e.get("event") == "Application shutdown complete."
+    ]
     assert len(shutdowns) == 2, summary  # both SIGTERMs ran the app's shutdown; SIGKILL not
     # The load overlapped both restarts: served before each, refused during the hard one.
     assert load.count("ok", ended_before=t_term) >= PER_PHASE, summary
     assert load.count("ok", started_after=t_up1, ended_before=t_kill) >= PER_PHASE, summary
     assert load.count("ok", started_after=t_up2) >= PER_PHASE, summary
     assert load.count("connection", started_after=t_kill, ended_before=t_up2) >= 1, summary
-

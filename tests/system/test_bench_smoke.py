@@ -25,7 +25,10 @@ def test_smoke_run_writes_every_figure_with_a_positive_number(tmp_path: Path) ->
     # A subprocess: the bench runs its own event loops, outside pytest's.
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
-        cwd=ROOT, capture_output=True, timeout=300, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
     text = out.read_text(encoding="utf-8")

@@ -53,8 +53,14 @@ async def test_postgres_down_for_10s_ingest_resumes_exactly_once_and_api_recover
     owner = await connect(url)
     _, token = await create_token(owner, "*", ["read"])
     await owner.close()
-    settings = Settings(database_url=url, secret="test-secret", kafka_bootstrap=stack.bootstrap,
-                        topic_prefix=topic_prefix, dev_token=None, auth_failures_per_minute=1000)
+    settings = Settings(
+        database_url=url,
+        secret="test-secret",
+        kafka_bootstrap=stack.bootstrap,
+        topic_prefix=topic_prefix,
+        dev_token=None,
+        auth_failures_per_minute=1000,
+    )
     app = create_app(settings, dsn=url, api_dsn=role_dsn(url))
     headers = {"Authorization": f"Bearer {token}"}
     path = f"/v1/tenants/{TENANT}/customers"
@@ -63,17 +69,26 @@ async def test_postgres_down_for_10s_ingest_resumes_exactly_once_and_api_recover
     worker = IngestProcess(url, stack.bootstrap, topic_prefix, log_path)
     worker.start()
     # ~4,000 events over ~20 s: the outage lands in the middle of the stream.
-    producer = asyncio.create_task(stream(
-        stack.bootstrap, topics.site_events, [(r.key, r.value) for r in records],
-        chunk=100, pause=0.5,
-    ))
+    producer = asyncio.create_task(
+        stream(
+            stack.bootstrap,
+            topics.site_events,
+            [(r.key, r.value) for r in records],
+            chunk=100,
+            pause=0.5,
+        )
+    )
     statuses_down: list[tuple[int, str]] = []
     try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://api.test"
-        ) as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+            ) as client,
+        ):
             conn = await connect(url)
             try:
+
                 async def some_applied() -> bool:
                     return int(await conn.fetchval("SELECT count(*) FROM history")) >= 300
 
@@ -110,9 +125,11 @@ async def test_postgres_down_for_10s_ingest_resumes_exactly_once_and_api_recover
         await producer
         conn = await connect(url)
         try:
+
             async def finished() -> bool:
-                return int(await conn.fetchval(
-                    "SELECT count(*) FROM processed_events")) >= len(expected_ids)
+                return int(await conn.fetchval("SELECT count(*) FROM processed_events")) >= len(
+                    expected_ids
+                )
 
             await wait_for(finished, timeout=180, every=0.5)
             await asyncio.sleep(1.5)  # a straggling duplicate would show up now

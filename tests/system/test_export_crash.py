@@ -39,13 +39,24 @@ FROM generate_series(1, $2) AS i
 def _worker(
     db_url: str, bootstrap: str, prefix: str, out: Path, log: Path
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CONTACTS_DATABASE_URL": db_url, "CONTACTS_KAFKA_BOOTSTRAP": bootstrap,
-           "CONTACTS_TOPIC_PREFIX": prefix, "CONTACTS_INGEST_GROUP": f"{prefix}ingest",
-           "CONTACTS_EXPORT_DIR": str(out), "CONTACTS_KAFKA_SESSION_TIMEOUT": "6",
-           "CONTACTS_EXPORT_STALE_SECONDS": "3"}
+    env = {
+        **os.environ,
+        "CONTACTS_DATABASE_URL": db_url,
+        "CONTACTS_KAFKA_BOOTSTRAP": bootstrap,
+        "CONTACTS_TOPIC_PREFIX": prefix,
+        "CONTACTS_INGEST_GROUP": f"{prefix}ingest",
+        "CONTACTS_EXPORT_DIR": str(out),
+        "CONTACTS_KAFKA_SESSION_TIMEOUT": "6",
+        "CONTACTS_EXPORT_STALE_SECONDS": "3",
+    }
     handle = log.open("ab")
-    return subprocess.Popen([sys.executable, "-m", "services.cli", "export-worker"], env=env,
-                            cwd=ROOT, stdout=handle, stderr=handle)
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "export-worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=handle,
+        stderr=handle,
+    )
 
 
 async def test_export_worker_killed_mid_job_still_completes(
@@ -59,12 +70,16 @@ async def test_export_worker_killed_mid_job_still_completes(
         topics = await create_topics(stack.bootstrap, topic_prefix)
         out, log = tmp_path / "exports", tmp_path / "worker.log"
         worker = _worker(db_url, stack.bootstrap, topic_prefix, out, log)
-        await produce(stack.bootstrap, topics.export_requests,
-                      [(TENANT.encode(), orjson.dumps({"export_id": str(export_id)}))])
+        await produce(
+            stack.bootstrap,
+            topics.export_requests,
+            [(TENANT.encode(), orjson.dumps({"export_id": str(export_id)}))],
+        )
 
         async def state_is(*states: str) -> bool:
-            return await conn.fetchval("SELECT state FROM exports WHERE id = $1",
-                                       export_id) in states
+            return (
+                await conn.fetchval("SELECT state FROM exports WHERE id = $1", export_id) in states
+            )
 
         await wait_for(lambda: state_is("running", "done"), timeout=120, every=0.01)
         worker.send_signal(signal.SIGKILL)

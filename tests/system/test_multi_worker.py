@@ -62,8 +62,14 @@ async def test_two_ingest_workers_and_the_api_share_one_database(
     writer = as_role(db_url, "contacts_ingest", INGEST_PASSWORD)
     ports = [free_port(), free_port()]
     workers = [  # one group: IngestProcess sets CONTACTS_INGEST_GROUP from the prefix
-        IngestProcess(writer, stack.bootstrap, topic_prefix, tmp_path / f"ingest-{i}.log",
-                      CONTACTS_INGEST_METRICS_PORT=str(port), CONTACTS_INGEST_BATCH_SIZE="500")
+        IngestProcess(
+            writer,
+            stack.bootstrap,
+            topic_prefix,
+            tmp_path / f"ingest-{i}.log",
+            CONTACTS_INGEST_METRICS_PORT=str(port),
+            CONTACTS_INGEST_BATCH_SIZE="500",
+        )
         for i, port in enumerate(ports)
     ]
     try:
@@ -102,19 +108,27 @@ async def test_two_ingest_workers_and_the_api_share_one_database(
         assert all(s > 0 for s in shares), shares  # both workers took part
         assert sum(shares) >= len(expected_ids)
 
-        settings = Settings(database_url=db_url, secret=SECRET, kafka_bootstrap=stack.bootstrap,
-                            dev_token=None, topic_prefix=topic_prefix)
-        app = create_app(settings, dsn=db_url,
-                         api_dsn=as_role(db_url, "contacts_api", API_PASSWORD))
+        settings = Settings(
+            database_url=db_url,
+            secret=SECRET,
+            kafka_bootstrap=stack.bootstrap,
+            dev_token=None,
+            topic_prefix=topic_prefix,
+        )
+        app = create_app(
+            settings, dsn=db_url, api_dsn=as_role(db_url, "contacts_api", API_PASSWORD)
+        )
         _, token = await create_token(owner, "*", ["read"])
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
                 assert (await c.get("/readyz")).status_code == 200
                 for tenant, count in per_tenant.items():
-                    r = await c.get(f"/v1/tenants/{tenant}/customers",
-                                    params={"include_total": "true", "limit": 1},
-                                    headers={"Authorization": f"Bearer {token}"})
+                    r = await c.get(
+                        f"/v1/tenants/{tenant}/customers",
+                        params={"include_total": "true", "limit": 1},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
                     assert r.status_code == 200, r.text
                     assert r.json()["total"] == count, tenant
     finally:
@@ -134,8 +148,12 @@ async def test_writer_role_cannot_be_used_before_the_migrations(
     try:
         url = with_database(stack.admin_url, name)
         await admin.execute(f"ALTER ROLE contacts_ingest PASSWORD '{INGEST_PASSWORD}'")
-        worker = IngestProcess(as_role(url, "contacts_ingest", INGEST_PASSWORD),
-                               stack.bootstrap, "pre.", tmp_path / "ingest.log")
+        worker = IngestProcess(
+            as_role(url, "contacts_ingest", INGEST_PASSWORD),
+            stack.bootstrap,
+            "pre.",
+            tmp_path / "ingest.log",
+        )
         worker.start()
         assert worker.proc is not None
         assert worker.proc.wait(timeout=60) != 0

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
 def _partitions(path: Path, offset: int = 0) -> set[int]:
     return {
-        int(p) for e in log_events(path, offset)
+        int(p)
+        for e in log_events(path, offset)
         if e.get("event") == "ingest.batch"
         for p in e.get("partitions", [])  # type: ignore[union-attr]
     }
@@ -32,9 +33,7 @@ def _partitions(path: Path, offset: int = 0) -> set[int]:
 async def test_sigkill_one_of_two_workers_moves_its_partitions_without_loss_or_duplicates(
     stack: Stack, db_url: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    records, valid, expected_ids = demo_stream(
-        seed=5, venues=12, guests_per_venue=60, events=6_000
-    )
+    records, valid, expected_ids = demo_stream(seed=5, venues=12, guests_per_venue=60, events=6_000)
     topics = await create_topics(stack.bootstrap, topic_prefix, partitions=4)
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     workers = [IngestProcess(db_url, stack.bootstrap, topic_prefix, p) for p in logs]
@@ -49,14 +48,18 @@ async def test_sigkill_one_of_two_workers_moves_its_partitions_without_loss_or_d
             w.start()
         # Both in the group before the stream starts (the second join rebalances once).
         await asyncio.sleep(8)
-        producer = asyncio.create_task(stream(
-            stack.bootstrap, topics.site_events, [(r.key, r.value) for r in records],
-            chunk=200, pause=0.4,
-        ))
+        producer = asyncio.create_task(
+            stream(
+                stack.bootstrap,
+                topics.site_events,
+                [(r.key, r.value) for r in records],
+                chunk=200,
+                pause=0.4,
+            )
+        )
 
         async def both_busy() -> bool:
-            return all(_partitions(p) for p in logs) and await processed() >= len(
-                expected_ids) // 4
+            return all(_partitions(p) for p in logs) and await processed() >= len(expected_ids) // 4
 
         await wait_for(both_busy, timeout=120, every=0.2)
         owned = [_partitions(p) for p in logs]

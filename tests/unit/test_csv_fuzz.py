@@ -21,15 +21,33 @@ from services.profile.csvimport import CsvImport, ImportFileError, ImportRow, Ro
 from tests.support.mutations import Edit, edits, mutate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-FILE_CODES = {"file.empty", "file.not_csv", "file.header", "file.no_identity_column",
-              "file.malformed"}
-ROW_CODES = {"email.invalid", "phone.invalid", "contact.missing", "language.invalid",
-             "newsletter.invalid", "tags.unknown", "tags.too_many", "date.invalid",
-             "date.future", "customer_id.invalid", "value.too_long", "value.invalid",
-             "row.columns", "row.duplicate"}
+FILE_CODES = {
+    "file.empty",
+    "file.not_csv",
+    "file.header",
+    "file.no_identity_column",
+    "file.malformed",
+}
+ROW_CODES = {
+    "email.invalid",
+    "phone.invalid",
+    "contact.missing",
+    "language.invalid",
+    "newsletter.invalid",
+    "tags.unknown",
+    "tags.too_many",
+    "date.invalid",
+    "date.future",
+    "customer_id.invalid",
+    "value.too_long",
+    "value.invalid",
+    "row.columns",
+    "row.duplicate",
+}
 COLUMNS = {"", "name", *TEMPLATE_HEADER}
-FUZZ = settings(max_examples=300, deadline=None, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 def run(raw: bytes) -> list[ImportRow | list[RowError]]:
@@ -73,16 +91,56 @@ def test_arbitrary_bytes_after_a_valid_header(prefix: bytes, body: bytes) -> Non
     run(prefix + delimiter.join(TEMPLATE_HEADER).encode() + b"\r\n" + body)
 
 
-hostile = st.sampled_from([
-    "", " ", '"', '""', "'", ",", ";", "\t", "\n", "\r\n", "\r", "\x00", "\x0b", "\x1b[31m",
-    "=SUM(A1)", "+32470123456", "-5", "@cmd", "'=x", "\ufeff", "\u2028", "é", "€", "ÿ",
-    "a" * 101, "a" * 300, "|".join(["vip"] * 12), "vip|nope", "2026-11-23", "31/12/2099",
-    "30/02/2026", "0470 12 34 56", "an@example.be", "AN@EXAMPLE.BE", "not-an-email",
-    "00000000-0000-0000-0000-000000000000", "ja", "perhaps", "nl", "xx",
-])
+hostile = st.sampled_from(
+    [
+        "",
+        " ",
+        '"',
+        '""',
+        "'",
+        ",",
+        ";",
+        "\t",
+        "\n",
+        "\r\n",
+        "\r",
+        "\x00",
+        "\x0b",
+        "\x1b[31m",
+        "=SUM(A1)",
+        "+32470123456",
+        "-5",
+        "@cmd",
+        "'=x",
+        "\ufeff",
+        "\u2028",
+        "é",
+        "€",
+        "ÿ",
+        "a" * 101,
+        "a" * 300,
+        "|".join(["vip"] * 12),
+        "vip|nope",
+        "2026-11-23",
+        "31/12/2099",
+        "30/02/2026",
+        "0470 12 34 56",
+        "an@example.be",
+        "AN@EXAMPLE.BE",
+        "not-an-email",
+        "00000000-0000-0000-0000-000000000000",
+        "ja",
+        "perhaps",
+        "nl",
+        "xx",
+    ]
+)
 cell = hostile | st.text(max_size=30)
-header = st.lists(st.sampled_from([*TEMPLATE_HEADER, "naam", "e-mail", "GSM", "Prénom", "taal",
-                                   "unknown", ""]), min_size=1, max_size=14)
+header = st.lists(
+    st.sampled_from([*TEMPLATE_HEADER, "naam", "e-mail", "GSM", "Prénom", "taal", "unknown", ""]),
+    min_size=1,
+    max_size=14,
+)
 
 
 def _encode(text: str, encoding: str) -> bytes:
@@ -99,8 +157,9 @@ def files(draw: st.DrawFn) -> bytes:
     columns = draw(header)
     rows = draw(st.lists(st.lists(cell, min_size=0, max_size=len(columns) + 2), max_size=12))
     buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=delimiter, lineterminator=draw(st.sampled_from(
-        ["\n", "\r\n"])))
+    writer = csv.writer(
+        buf, delimiter=delimiter, lineterminator=draw(st.sampled_from(["\n", "\r\n"]))
+    )
     writer.writerow(columns)
     writer.writerows(rows)
     text = buf.getvalue()

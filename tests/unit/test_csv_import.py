@@ -53,8 +53,11 @@ def one_row(data: str | bytes) -> ImportRow:
 
 
 def errors_of(data: str | bytes) -> list[tuple[int, str, str]]:
-    return [(e.row, e.column, e.code) for e in parse(_bytes(data), known_tags=TAGS, now=NOW)
-            if isinstance(e, RowError)]  # fmt: skip
+    return [
+        (e.row, e.column, e.code)
+        for e in parse(_bytes(data), known_tags=TAGS, now=NOW)
+        if isinstance(e, RowError)
+    ]
 
 
 def _bytes(data: str | bytes) -> io.BytesIO:
@@ -71,8 +74,11 @@ def test_template_is_the_contract_header_and_an_example_that_imports() -> None:
     assert "\r" not in text and text.count("\n") == 2
     row = one_row(text)
     assert (row.row, row.email, row.phone, row.language) == (
-        2, "an.peeters@example.be", "+32470123456", "nl",
-    )  # fmt: skip
+        2,
+        "an.peeters@example.be",
+        "+32470123456",
+        "nl",
+    )
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -82,13 +88,14 @@ def test_template_is_the_contract_header_and_an_example_that_imports() -> None:
     ("raw", "encoding"),
     [
         ("email;first_name;last_name\nh@example.be;Hélène;Dupré\n".encode(), "utf-8"),
-        ("email;first_name;last_name\nh@example.be;Hélène;Dupré\n".encode("utf-8-sig"),
-         "utf-8-sig"),
+        (
+            "email;first_name;last_name\nh@example.be;Hélène;Dupré\n".encode("utf-8-sig"),
+            "utf-8-sig",
+        ),
         ("email;first_name;last_name\nh@example.be;Hélène;Dupré\n".encode("cp1252"), "cp1252"),
-        ("email\tfirst_name\tlast_name\nh@example.be\tHélène\tDupré\n".encode("utf-16"),
-         "utf-16"),
+        ("email\tfirst_name\tlast_name\nh@example.be\tHélène\tDupré\n".encode("utf-16"), "utf-16"),
     ],
-)  # fmt: skip
+)
 def test_encodings_are_detected_and_decoded(raw: bytes, encoding: str) -> None:
     imported = opened(raw)
     assert imported.encoding == encoding
@@ -145,22 +152,57 @@ def test_excel_separator_hint_line() -> None:
 @pytest.mark.parametrize(
     ("header", "columns"),
     [
-        ("Voornaam;Achternaam;E-mailadres;GSM;Taal;Nieuwsbrief;Labels;Klant sinds;Klant ID",
-         ("first_name", "last_name", "email", "phone", "language", "newsletter_opt_in", "tags",
-          "first_contact_at", "customer_id")),
-        ("Prénom;Nom;Courriel;Téléphone;Langue;Infolettre;Étiquettes;Client depuis;ID client",
-         ("first_name", "last_name", "email", "phone", "language", "newsletter_opt_in", "tags",
-          "first_contact_at", "customer_id")),
-        ("First name,Surname,E-mail,Mobile,Language,Opt-in,Tags,First contact,Customer ID",
-         ("first_name", "last_name", "email", "phone", "language", "newsletter_opt_in", "tags",
-          "first_contact_at", "customer_id")),
-        ("Familienaam;adresse e-mail;Tel;Premier contact;Nom de famille",
-         ("last_name", "email", "phone", "first_contact_at")),
+        (
+            "Voornaam;Achternaam;E-mailadres;GSM;Taal;Nieuwsbrief;Labels;Klant sinds;Klant ID",
+            (
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "language",
+                "newsletter_opt_in",
+                "tags",
+                "first_contact_at",
+                "customer_id",
+            ),
+        ),
+        (
+            "Prénom;Nom;Courriel;Téléphone;Langue;Infolettre;Étiquettes;Client depuis;ID client",
+            (
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "language",
+                "newsletter_opt_in",
+                "tags",
+                "first_contact_at",
+                "customer_id",
+            ),
+        ),
+        (
+            "First name,Surname,E-mail,Mobile,Language,Opt-in,Tags,First contact,Customer ID",
+            (
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "language",
+                "newsletter_opt_in",
+                "tags",
+                "first_contact_at",
+                "customer_id",
+            ),
+        ),
+        (
+            "Familienaam;adresse e-mail;Tel;Premier contact;Nom de famille",
+            ("last_name", "email", "phone", "first_contact_at"),
+        ),
         ("Naam;e_mail;Telefoon;Eerste contact", ("name", "email", "phone", "first_contact_at")),
         ("Nom complet,EMAIL,Phone,Newsletter", ("name", "email", "phone", "newsletter_opt_in")),
         ("Full name,Email,Last name,Name", ("name", "email", "last_name")),
     ],
-)  # fmt: skip
+)
 def test_header_aliases_in_nl_fr_en(header: str, columns: tuple[str, ...]) -> None:
     assert opened(header + "\n").columns == columns
 
@@ -260,11 +302,21 @@ def test_region_reads_national_numbers() -> None:
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [
-        ("true", True), ("TRUE", True), (" yes ", True), ("Ja", True), ("oui", True), ("1", True),
-        ("false", False), ("No", False), ("nee", False), ("NON", False), ("0", False),
-        ("", None), ("  ", None),
+        ("true", True),
+        ("TRUE", True),
+        (" yes ", True),
+        ("Ja", True),
+        ("oui", True),
+        ("1", True),
+        ("false", False),
+        ("No", False),
+        ("nee", False),
+        ("NON", False),
+        ("0", False),
+        ("", None),
+        ("  ", None),
     ],
-)  # fmt: skip
+)
 def test_newsletter_spellings(cell: str, expected: bool | None) -> None:
     assert one_row(f"email;newsletter_opt_in\na@example.be;{cell}\n").newsletter_opt_in is expected
 
@@ -314,9 +366,17 @@ def test_invalid_dates(cell: str) -> None:
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [("nl", "nl"), ("FR", "fr"), ("en-GB", "en"), ("fr_BE", "fr"), ("Nederlands", "nl"),
-     ("Français", "fr"), ("english", "en"), ("Duits", "de")],
-)  # fmt: skip
+    [
+        ("nl", "nl"),
+        ("FR", "fr"),
+        ("en-GB", "en"),
+        ("fr_BE", "fr"),
+        ("Nederlands", "nl"),
+        ("Français", "fr"),
+        ("english", "en"),
+        ("Duits", "de"),
+    ],
+)
 def test_languages(cell: str, expected: str) -> None:
     assert one_row(f"email;language\na@example.be;{cell}\n").language == expected
 
@@ -340,22 +400,60 @@ def _csv_safe(value: str | None) -> str | None:
 @pytest.mark.parametrize("delimiter", [",", ";"])
 def test_an_export_reimports_to_the_same_values(delimiter: str) -> None:
     customers = [
-        (uuid.uuid4(), "=SUM(A1)", "De Smet; Jr", "a@example.be", "+32470998877", "nl", True,
-         "regular|vip", "2026-11-01T17:00:00Z"),
-        (uuid.uuid4(), "Zoë", '"Quoted"', None, "+33612345678", "fr", None, None,
-         "2025-02-03T04:05:06.789Z"),
-        (uuid.uuid4(), None, "-Minus", "b@example.be", None, None, False, "no_show",
-         "2024-12-31T23:00:00Z"),
-    ]  # fmt: skip
+        (
+            uuid.uuid4(),
+            "=SUM(A1)",
+            "De Smet; Jr",
+            "a@example.be",
+            "+32470998877",
+            "nl",
+            True,
+            "regular|vip",
+            "2026-11-01T17:00:00Z",
+        ),
+        (
+            uuid.uuid4(),
+            "Zoë",
+            '"Quoted"',
+            None,
+            "+33612345678",
+            "fr",
+            None,
+            None,
+            "2025-02-03T04:05:06.789Z",
+        ),
+        (
+            uuid.uuid4(),
+            None,
+            "-Minus",
+            "b@example.be",
+            None,
+            None,
+            False,
+            "no_show",
+            "2024-12-31T23:00:00Z",
+        ),
+    ]
     out = io.StringIO()
     out.write("\ufeff" + delimiter.join(TEMPLATE_HEADER) + "\n")
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     for cid, first, last, email, phone, lang, news, tags, first_at in customers:
-        writer.writerow([
-            cid, _csv_safe(first), _csv_safe(last), _csv_safe(email), _csv_safe(phone), lang,
-            {True: "true", False: "false", None: ""}[news], tags, first_at,
-            "2026-11-20T10:00:00Z", 3, 1,
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                cid,
+                _csv_safe(first),
+                _csv_safe(last),
+                _csv_safe(email),
+                _csv_safe(phone),
+                lang,
+                {True: "true", False: "false", None: ""}[news],
+                tags,
+                first_at,
+                "2026-11-20T10:00:00Z",
+                3,
+                1,
+            ]
+        )
     imported = opened(out.getvalue())
     assert (imported.encoding, imported.delimiter) == ("utf-8-sig", delimiter)
     rows = list(imported.rows())
@@ -364,8 +462,12 @@ def test_an_export_reimports_to_the_same_values(delimiter: str) -> None:
     ):
         assert isinstance(row, ImportRow), row
         assert (row.customer_id, row.first_name, row.last_name, row.email, row.phone) == (
-            cid, first, last, email, phone,
-        )  # fmt: skip
+            cid,
+            first,
+            last,
+            email,
+            phone,
+        )
         assert (row.language, row.newsletter_opt_in) == (lang, news)
         assert row.tags == (tags.split("|") if tags else [])
         assert row.first_contact_at == datetime.fromisoformat(first_at)
@@ -393,12 +495,19 @@ H = "customer_id;first_name;last_name;email;phone;language;newsletter_opt_in;tag
         (";" + "A" * 101 + ";;a@example.be;;;;;", [("first_name", "value.too_long")]),
         (";;" + "B" * 101 + ";a@example.be;;;;;", [("last_name", "value.too_long")]),
         (";An\x00;;a@example.be;;;;;", [("first_name", "value.invalid")]),
-        ("nope;;;bad;;xx-;2;gold;soon",
-         [("customer_id", "customer_id.invalid"), ("email", "email.invalid"),
-          ("language", "language.invalid"), ("newsletter_opt_in", "newsletter.invalid"),
-          ("tags", "tags.unknown"), ("first_contact_at", "date.invalid")]),
+        (
+            "nope;;;bad;;xx-;2;gold;soon",
+            [
+                ("customer_id", "customer_id.invalid"),
+                ("email", "email.invalid"),
+                ("language", "language.invalid"),
+                ("newsletter_opt_in", "newsletter.invalid"),
+                ("tags", "tags.unknown"),
+                ("first_contact_at", "date.invalid"),
+            ],
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_error_code_with_its_row_and_column(
     line: str, expected: list[tuple[str, str]]
 ) -> None:
@@ -454,8 +563,15 @@ def test_messages_never_contain_personal_values() -> None:
     )
     found = list(parse(_bytes(data), known_tags=TAGS, now=NOW))
     codes = {e.code for e in found if isinstance(e, RowError)}
-    assert {"email.invalid", "phone.invalid", "value.too_long", "tags.unknown",
-            "row.duplicate", "contact.missing", "newsletter.invalid"} <= codes  # fmt: skip
+    assert {
+        "email.invalid",
+        "phone.invalid",
+        "value.too_long",
+        "tags.unknown",
+        "row.duplicate",
+        "contact.missing",
+        "newsletter.invalid",
+    } <= codes
     for error in found:
         assert isinstance(error, RowError)
         for secret in (email, phone, "Peeters", "peeters", "jan@", "Jan", "470998877"):
@@ -475,20 +591,32 @@ def _row() -> ImportRow:
 
 def test_to_event_validates_as_a_contact_imported_event() -> None:
     occurred = datetime(2026, 11, 23, 18, 2, 11, tzinfo=UTC)
-    event = to_event(_row(), tenant_id="brasserie-leopold", import_id="imp-1",
-                     file_sha256="ab" * 32, occurred_at=occurred)  # fmt: skip
+    event = to_event(
+        _row(),
+        tenant_id="brasserie-leopold",
+        import_id="imp-1",
+        file_sha256="ab" * 32,
+        occurred_at=occurred,
+    )
     parsed = site_event_adapter.validate_python(event)
     assert isinstance(parsed, ImportEvent)
     assert (parsed.type, parsed.source, parsed.tenant_id, parsed.occurred_at) == (
-        "contact.imported", "import", "brasserie-leopold", occurred,
-    )  # fmt: skip
+        "contact.imported",
+        "import",
+        "brasserie-leopold",
+        occurred,
+    )
     assert parsed.data.import_id == "imp-1" and parsed.data.row == 2
     assert parsed.data.tags == ["vip", "regular"]
     assert parsed.data.first_contact_at == datetime(2025, 1, 14, 23, 0, tzinfo=UTC)
     assert event["data"]["contact"] == {
-        "first_name": "An", "last_name": "Peeters", "email": "an@example.be",
-        "phone": "+32470123456", "language": "nl", "newsletter_opt_in": False,
-    }  # fmt: skip
+        "first_name": "An",
+        "last_name": "Peeters",
+        "email": "an@example.be",
+        "phone": "+32470123456",
+        "language": "nl",
+        "newsletter_opt_in": False,
+    }
 
 
 def test_to_event_omits_what_is_unknown() -> None:

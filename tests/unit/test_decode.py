@@ -263,9 +263,7 @@ def test_type_outside_the_contract_is_unknown_type(type_: Any, shown: str) -> No
 @pytest.mark.parametrize(
     ("type_", "shown"), [(["reservation.created"], "list"), ({"name": "x"}, "dict")]
 )
-def test_unhashable_type_is_unknown_type_and_decode_does_not_raise(
-    type_: Any, shown: str
-) -> None:
+def test_unhashable_type_is_unknown_type_and_decode_does_not_raise(type_: Any, shown: str) -> None:
     doc = document()
     doc["type"] = type_
 

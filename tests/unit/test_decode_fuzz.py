@@ -23,10 +23,10 @@ from tests.support.mutations import Edit, edits, mutate
 from tests.unit.test_decode import CONTACT, DATA_BY_TYPE, document
 
 CODES = {"event.malformed", "event.too_large", "event.unknown_type", "event.invalid"}
-PERSONAL = [CONTACT["email"], CONTACT["email"].lower(), CONTACT["phone"], "Peeters",
-            "window table"]
-FUZZ = settings(max_examples=400, deadline=None, database=None,
-                suppress_health_check=list(HealthCheck))
+PERSONAL = [CONTACT["email"], CONTACT["email"].lower(), CONTACT["phone"], "Peeters", "window table"]
+FUZZ = settings(
+    max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 def check(raw: bytes | None) -> BaseModel | Rejection:
@@ -48,6 +48,7 @@ def no_echo(result: BaseModel | Rejection) -> None:
 
 # -- arbitrary input ----------------------------------------------------------------------------
 
+
 @FUZZ
 @given(st.binary(max_size=4096))
 def test_arbitrary_bytes(raw: bytes) -> None:
@@ -63,13 +64,23 @@ def test_bytes_that_start_like_an_object(raw: bytes) -> None:
 texts = st.text(st.characters(codec="utf-8"), max_size=40)
 control = st.text(
     st.characters(max_codepoint=0x1F) | st.sampled_from("\x7f\u2028\u2029\ufeff\u202e"),
-    min_size=1, max_size=10,
+    min_size=1,
+    max_size=10,
 )
-scalars = (st.none() | st.booleans() | st.integers()
-           | st.integers(min_value=2**63, max_value=2**80)
-           | st.floats(allow_nan=False) | texts | control)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(texts, inner, max_size=4), max_leaves=20)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63, max_value=2**80)
+    | st.floats(allow_nan=False)
+    | texts
+    | control
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @FUZZ
@@ -79,16 +90,20 @@ def test_arbitrary_json(value: Any) -> None:
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(list(document())) | texts, json_values, max_size=9),
-       st.sampled_from([*EVENT_TYPES, None]))
-def test_arbitrary_objects_with_and_without_a_known_type(doc: dict[str, Any], kind: str | None
-                                                         ) -> None:
+@given(
+    st.dictionaries(st.sampled_from(list(document())) | texts, json_values, max_size=9),
+    st.sampled_from([*EVENT_TYPES, None]),
+)
+def test_arbitrary_objects_with_and_without_a_known_type(
+    doc: dict[str, Any], kind: str | None
+) -> None:
     if kind is not None:
         doc["type"] = kind
     check(json.dumps(doc).encode())
 
 
 # -- mutations of valid events ------------------------------------------------------------------
+
 
 def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     out = [prefix] if prefix else []
@@ -114,10 +129,27 @@ replacements = (
     json_values
     | st.text(min_size=1, max_size=5).map(lambda s: s * 5000)  # big, under 64 KiB
     | control.map(lambda c: "An" + c + "Peeters")
-    | st.sampled_from(["", " ", "\x00", "null", "1e999", "-0", "2026-02-30T25:61:00+01:00",
-                       "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00Z", "not-a-uuid",
-                       "00000000-0000-0000-0000-000000000000", "A" * 63, "a" * 64,
-                       "../../etc/passwd", "' OR 1=1 --", "=HYPERLINK(\"x\")", "\ud7ff\ue000"])
+    | st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "null",
+            "1e999",
+            "-0",
+            "2026-02-30T25:61:00+01:00",
+            "9999-12-31T23:59:59+14:00",
+            "0001-01-01T00:00:00Z",
+            "not-a-uuid",
+            "00000000-0000-0000-0000-000000000000",
+            "A" * 63,
+            "a" * 64,
+            "../../etc/passwd",
+            "' OR 1=1 --",
+            '=HYPERLINK("x")',
+            "\ud7ff\ue000",
+        ]
+    )
     | st.sampled_from([[], {}, [[[]]], {"": {}}, 10**30, -1, 0, 1.5, True])
 )
 
@@ -126,11 +158,22 @@ replacements = (
 # chance (an accented name, a full address, a long phone number): a message that holds one
 # echoed it. Each is offered as is, inside something invalid (a control character, a length
 # past the limit) and as the wrong JSON type.
-PERSONAL_KEYS = {"first_name", "last_name", "name", "email", "phone", "notes", "message",
-                 "subject", "reason", "note"}
+PERSONAL_KEYS = {
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "phone",
+    "notes",
+    "message",
+    "subject",
+    "reason",
+    "note",
+}
 person_names = st.from_regex(r"[A-Z][a-z]{1,6}[éèëïöüçñ][a-z]{1,6}", fullmatch=True)
-person_emails = st.from_regex(r"[a-z]{3,8}\.[a-z]{3,8}[0-9]{2}@(@?)[a-z]{4,8}\.(be|nl|com)",
-                              fullmatch=True)
+person_emails = st.from_regex(
+    r"[a-z]{3,8}\.[a-z]{3,8}[0-9]{2}@(@?)[a-z]{4,8}\.(be|nl|com)", fullmatch=True
+)
 person_phones = st.from_regex(r"(\+32 ?|0)4[0-9]{2}( ?[0-9]{2}){3}", fullmatch=True)
 person_texts = st.builds(lambda n, p: f"{n}, {p}", person_names, person_phones)
 personal = st.one_of(person_names, person_emails, person_phones, person_texts)
@@ -189,6 +232,7 @@ def test_byte_level_mutations_of_valid_events(kind: str, changes: list[Edit]) ->
 
 # -- pathological shapes ------------------------------------------------------------------------
 
+
 def _nest(depth: int, open_: str = "[", close: str = "]") -> str:
     return open_ * depth + close * depth
 
@@ -216,13 +260,28 @@ def test_deep_nesting(depth: int, where: str) -> None:
     assert isinstance(result, Rejection)
 
 
-@pytest.mark.parametrize("field", ["first_name", "last_name", "email", "phone", "language",
-                                   "notes", "tenant_id", "source", "reservation_id"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "language",
+        "notes",
+        "tenant_id",
+        "source",
+        "reservation_id",
+    ],
+)
 @pytest.mark.parametrize("size", [60_000, MAX_EVENT_BYTES + 1, 5 * 1024 * 1024])
 def test_huge_strings(field: str, size: int) -> None:
     doc = document("reservation.created")
-    target = doc["data"]["contact"] if field in CONTACT else (
-        doc["data"] if field in DATA_BY_TYPE["reservation.created"] else doc)
+    target = (
+        doc["data"]["contact"]
+        if field in CONTACT
+        else (doc["data"] if field in DATA_BY_TYPE["reservation.created"] else doc)
+    )
     target[field] = "x" * size
     raw = orjson.dumps(doc)
     result = check(raw)
@@ -230,14 +289,30 @@ def test_huge_strings(field: str, size: int) -> None:
         assert isinstance(result, Rejection) and result.code == "event.too_large"
 
 
-@pytest.mark.parametrize("raw", [
-    None, b"", b" ", b"\x00", b"\xff\xfe{\x00}\x00", b"\xef\xbb\xbf{}", b"null", b"[]", b"1e999",
-    b'{"type": {"$ne": null}}', b'{"type": ["reservation.created"]}', b'{"type": 1e400}',
-    b'{"type": "reservation.created", "type": "x"}', b'{"\\ud800": 1}', b'"\\ud800"',
-    b'{"type": "reservation.created", "data": {"contact": {"email": "\\ud800@x.be"}}}',
-    b'{"type":"form.submitted","data":' + b"1" * 50_000 + b"}",
-    b'{"type":"form.submitted","data":{"contact":{"phone":' + b"9" * 5000 + b"}}}",
-], ids=lambda r: repr(r)[:40])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        b"",
+        b" ",
+        b"\x00",
+        b"\xff\xfe{\x00}\x00",
+        b"\xef\xbb\xbf{}",
+        b"null",
+        b"[]",
+        b"1e999",
+        b'{"type": {"$ne": null}}',
+        b'{"type": ["reservation.created"]}',
+        b'{"type": 1e400}',
+        b'{"type": "reservation.created", "type": "x"}',
+        b'{"\\ud800": 1}',
+        b'"\\ud800"',
+        b'{"type": "reservation.created", "data": {"contact": {"email": "\\ud800@x.be"}}}',
+        b'{"type":"form.submitted","data":' + b"1" * 50_000 + b"}",
+        b'{"type":"form.submitted","data":{"contact":{"phone":' + b"9" * 5000 + b"}}}",
+    ],
+    ids=lambda r: repr(r)[:40],
+)
 def test_odd_documents(raw: bytes | None) -> None:
     assert isinstance(check(raw), Rejection)
 

@@ -78,8 +78,9 @@ def test_identity_is_the_normalised_email_first() -> None:
 
     identity = identify(event.data.contact, "BE")
 
-    assert identity == Identity("email:an.peeters@example.be", "an.peeters@example.be",
-                                "+32470123456")
+    assert identity == Identity(
+        "email:an.peeters@example.be", "an.peeters@example.be", "+32470123456"
+    )
 
 
 def test_identity_is_the_e164_phone_without_email() -> None:
@@ -166,18 +167,23 @@ def test_late_older_event_fills_an_empty_field() -> None:
 def test_absent_value_never_clears_a_field() -> None:
     c, _ = fold(
         make_event(at=0),
-        make_event(at=10, contact={"first_name": None, "last_name": None, "language": None,
-                                   "phone": None}),
+        make_event(
+            at=10, contact={"first_name": None, "last_name": None, "language": None, "phone": None}
+        ),
     )
 
     assert (c.first_name, c.last_name, c.language, c.phone) == (
-        "An", "Peeters", "nl", "+32470123456"
+        "An",
+        "Peeters",
+        "nl",
+        "+32470123456",
     )
 
 
 def test_unusable_language_does_not_overwrite_a_usable_one() -> None:
-    c, _ = fold(make_event(at=0, contact={"language": "nl"}),
-                make_event(at=10, contact={"language": "xx1"}))
+    c, _ = fold(
+        make_event(at=0, contact={"language": "nl"}), make_event(at=10, contact={"language": "xx1"})
+    )
 
     assert c.language == "nl"
 
@@ -201,8 +207,7 @@ def test_same_instant_in_other_offsets_is_a_tie_broken_by_event_id(
     brussels = datetime(2026, 11, 1, 19, 0, tzinfo=timezone(timedelta(hours=1)))
     events = [
         make_event(at=brussels, event_id=eid(9), contact={"first_name": "Brussels"}),
-        make_event(at=brussels.astimezone(UTC), event_id=eid(3),
-                   contact={"first_name": "Utc"}),
+        make_event(at=brussels.astimezone(UTC), event_id=eid(3), contact={"first_name": "Utc"}),
     ]
 
     c, _ = fold(*(events[i] for i in order))
@@ -213,10 +218,11 @@ def test_same_instant_in_other_offsets_is_a_tie_broken_by_event_id(
 def test_occurred_at_not_utc_wall_clock_decides_the_newest() -> None:
     # 18:30+00:00 is later than 19:00+01:00 (= 18:00 UTC)
     c, _ = fold(
-        make_event(at=datetime(2026, 11, 1, 18, 30, tzinfo=UTC),
-                   contact={"first_name": "Later"}),
-        make_event(at=datetime(2026, 11, 1, 19, 0, tzinfo=timezone(timedelta(hours=1))),
-                   contact={"first_name": "Earlier"}),
+        make_event(at=datetime(2026, 11, 1, 18, 30, tzinfo=UTC), contact={"first_name": "Later"}),
+        make_event(
+            at=datetime(2026, 11, 1, 19, 0, tzinfo=timezone(timedelta(hours=1))),
+            contact={"first_name": "Earlier"},
+        ),
     )
 
     assert c.first_name == "Later"
@@ -253,8 +259,9 @@ def test_single_name_is_split_into_first_and_last_name(
 
 
 def test_first_and_last_name_win_over_a_single_name() -> None:
-    c, _ = fold(make_event(contact={"first_name": "An", "last_name": "Peeters",
-                                    "name": "Someone Else"}))
+    c, _ = fold(
+        make_event(contact={"first_name": "An", "last_name": "Peeters", "name": "Someone Else"})
+    )
 
     assert (c.first_name, c.last_name) == ("An", "Peeters")
 
@@ -294,13 +301,16 @@ def test_import_first_contact_at_moves_first_contact_back() -> None:
 def test_each_event_type_increments_its_counter(type_: str, counter: str) -> None:
     c, _ = fold(make_event(type_, at=0), make_event(type_, at=1))
 
-    counters = {n: getattr(c, n) for n in
-                ("reservations", "completed", "no_shows", "cancellations", "forms")}
+    counters = {
+        n: getattr(c, n)
+        for n in ("reservations", "completed", "no_shows", "cancellations", "forms")
+    }
     assert counters == {n: (2 if n == counter else 0) for n in counters}
 
 
-@pytest.mark.parametrize("type_", ["reservation.updated", "integration.contact",
-                                   "contact.imported"])
+@pytest.mark.parametrize(
+    "type_", ["reservation.updated", "integration.contact", "contact.imported"]
+)
 def test_events_without_a_counter_count_nothing(type_: str) -> None:
     c, _ = fold(make_event(type_))
 
@@ -313,11 +323,17 @@ def test_events_without_a_counter_count_nothing(type_: str) -> None:
 
 def test_every_newsletter_statement_is_returned_for_the_ledger() -> None:
     events = [
-        make_event(at=0, event_id=eid(1), source="booking-widget",
-                   contact={"newsletter_opt_in": True}),
+        make_event(
+            at=0, event_id=eid(1), source="booking-widget", contact={"newsletter_opt_in": True}
+        ),
         make_event(at=5, event_id=eid(2), contact={"newsletter_opt_in": None}),
-        make_event("form.submitted", at=9, event_id=eid(3), source="site-form",
-                   contact={"newsletter_opt_in": False}),
+        make_event(
+            "form.submitted",
+            at=9,
+            event_id=eid(3),
+            source="site-form",
+            contact={"newsletter_opt_in": False},
+        ),
     ]
 
     _, outcomes = fold(*events)
@@ -330,8 +346,9 @@ def test_every_newsletter_statement_is_returned_for_the_ledger() -> None:
 
 
 def test_current_consent_is_the_newest_statement_even_when_it_arrives_first() -> None:
-    newest = make_event(at=60, event_id=eid(2), source="newsletter-tool",
-                        contact={"newsletter_opt_in": False})
+    newest = make_event(
+        at=60, event_id=eid(2), source="newsletter-tool", contact={"newsletter_opt_in": False}
+    )
     older = make_event(at=0, event_id=eid(1), contact={"newsletter_opt_in": True})
 
     c, outcomes = fold(newest, older)
@@ -342,8 +359,10 @@ def test_current_consent_is_the_newest_statement_even_when_it_arrives_first() ->
 
 
 def test_absent_opt_in_keeps_the_current_consent() -> None:
-    c, _ = fold(make_event(at=0, contact={"newsletter_opt_in": True}),
-                make_event(at=10, contact={"newsletter_opt_in": None}))
+    c, _ = fold(
+        make_event(at=0, contact={"newsletter_opt_in": True}),
+        make_event(at=10, contact={"newsletter_opt_in": None}),
+    )
 
     assert c.newsletter is not None
     assert c.newsletter.opt_in is True
@@ -351,8 +370,10 @@ def test_absent_opt_in_keeps_the_current_consent() -> None:
 
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
 def test_consent_tie_on_occurred_at_is_broken_by_event_id(order: tuple[int, int]) -> None:
-    events = [make_event(at=0, event_id=eid(1), contact={"newsletter_opt_in": True}),
-              make_event(at=0, event_id=eid(2), contact={"newsletter_opt_in": False})]
+    events = [
+        make_event(at=0, event_id=eid(1), contact={"newsletter_opt_in": True}),
+        make_event(at=0, event_id=eid(2), contact={"newsletter_opt_in": False}),
+    ]
 
     c, _ = fold(*(events[i] for i in order))
 
@@ -371,9 +392,11 @@ def test_no_show_adds_the_auto_no_show_tag() -> None:
 
 
 def test_no_show_tag_dates_from_the_earliest_no_show_in_any_order() -> None:
-    c, _ = fold(make_event("reservation.no_show", at=50),
-                make_event("reservation.no_show", at=10),
-                make_event("reservation.no_show", at=30))
+    c, _ = fold(
+        make_event("reservation.no_show", at=50),
+        make_event("reservation.no_show", at=10),
+        make_event("reservation.no_show", at=30),
+    )
 
     assert c.tags["no_show"] == TagState("auto", minutes(10))
 
@@ -408,9 +431,21 @@ def test_regular_tag_follows_the_tenant_threshold(threshold: int) -> None:
 
 
 def test_other_events_do_not_count_towards_regular() -> None:
-    c, _ = fold(*(make_event(t, at=i) for i, t in enumerate(
-        ["reservation.created", "reservation.created", "reservation.created",
-         "form.submitted", "reservation.completed", "reservation.completed"])))
+    c, _ = fold(
+        *(
+            make_event(t, at=i)
+            for i, t in enumerate(
+                [
+                    "reservation.created",
+                    "reservation.created",
+                    "reservation.created",
+                    "form.submitted",
+                    "reservation.completed",
+                    "reservation.completed",
+                ]
+            )
+        )
+    )
 
     assert "regular" not in c.tags
 
@@ -428,8 +463,10 @@ def test_tag_removed_by_staff_is_never_re_added(removed: str, events: list[str])
     c, _ = fold(*(make_event(t, at=i) for i, t in enumerate(events)), customer=start)
 
     assert removed not in c.tags
-    assert (c.no_shows, c.completed) == (events.count("reservation.no_show"),
-                                        events.count("reservation.completed"))
+    assert (c.no_shows, c.completed) == (
+        events.count("reservation.no_show"),
+        events.count("reservation.completed"),
+    )
 
 
 def test_removed_tag_is_not_re_added_by_an_import_either() -> None:
@@ -443,8 +480,9 @@ def test_removed_tag_is_not_re_added_by_an_import_either() -> None:
 def test_import_tags_are_manual_and_date_from_first_contact() -> None:
     long_ago = datetime(2020, 1, 2, tzinfo=UTC)
 
-    c, _ = fold(make_event("contact.imported", tags=["vip", "local"],
-                           first_contact_at=long_ago.isoformat()))
+    c, _ = fold(
+        make_event("contact.imported", tags=["vip", "local"], first_contact_at=long_ago.isoformat())
+    )
 
     assert c.tags == {"vip": TagState("manual", long_ago), "local": TagState("manual", long_ago)}
 
@@ -453,9 +491,11 @@ def test_auto_tag_is_not_added_beyond_nine_tags() -> None:
     nine = tags("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9")
     start = customer_with(tags=nine)
 
-    c, _ = fold(make_event("reservation.no_show"),
-                *(make_event("reservation.completed", at=i) for i in range(1, 4)),
-                customer=start)
+    c, _ = fold(
+        make_event("reservation.no_show"),
+        *(make_event("reservation.completed", at=i) for i in range(1, 4)),
+        customer=start,
+    )
 
     assert c.tags == nine
     assert c.no_shows == 1
@@ -495,8 +535,9 @@ def test_tag_origin_does_not_depend_on_arrival_order() -> None:
 @pytest.mark.parametrize("flag", ["no_show", "problem"])
 def test_reservation_by_a_flagged_customer_yields_one_alert(flag: str) -> None:
     start = customer_with(tags=tags(flag, "vip"), no_shows=2)
-    booking = make_event("reservation.created", at=30, event_id=eid(7), reservation_id="R-9",
-                         party_size=6)
+    booking = make_event(
+        "reservation.created", at=30, event_id=eid(7), reservation_id="R-9", party_size=6
+    )
 
     _, (outcome,) = fold(booking, customer=start)
 
@@ -514,13 +555,18 @@ def test_reservation_by_a_flagged_customer_yields_one_alert(flag: str) -> None:
 
 
 def test_reservation_after_a_no_show_is_flagged_with_the_auto_tag() -> None:
-    _, outcomes = fold(make_event("reservation.no_show", at=0),
-                       make_event("reservation.created", at=10, reservation_id="R-2"))
+    _, outcomes = fold(
+        make_event("reservation.no_show", at=0),
+        make_event("reservation.created", at=10, reservation_id="R-2"),
+    )
 
     assert outcomes[0].alerts == ()
     (alert,) = outcomes[1].alerts
     assert (alert.data.tags, alert.data.no_show_count, alert.data.reservation_id) == (
-        ["no_show"], 1, "R-2")
+        ["no_show"],
+        1,
+        "R-2",
+    )
 
 
 @pytest.mark.parametrize(
@@ -585,14 +631,25 @@ FREE_TEXT_DATA = {
 def test_history_entry_records_the_event_without_personal_data_in_the_summary(
     type_: str,
 ) -> None:
-    event = make_event(type_, at=12, event_id=eid(5), source="site-form",
-                       contact={"first_name": "Annelies"}, **FREE_TEXT_DATA[type_])
+    event = make_event(
+        type_,
+        at=12,
+        event_id=eid(5),
+        source="site-form",
+        contact={"first_name": "Annelies"},
+        **FREE_TEXT_DATA[type_],
+    )
 
     _, (outcome,) = fold(event)
     entry = outcome.history
 
     assert (entry.event_id, entry.customer_id, entry.type, entry.occurred_at, entry.source) == (
-        eid(5), CUSTOMER_ID, type_, minutes(12), "site-form")
+        eid(5),
+        CUSTOMER_ID,
+        type_,
+        minutes(12),
+        "site-form",
+    )
     assert entry.summary
     for personal in PERSONAL:
         assert personal not in entry.summary
@@ -602,14 +659,22 @@ def test_history_entry_records_the_event_without_personal_data_in_the_summary(
 
 
 def test_history_summary_of_a_reservation_names_reservation_party_and_time() -> None:
-    event = make_event(reservation_id="R-88213", party_size=4,
-                       starts_at="2026-11-28T19:30:00+01:00", notes=FREE_TEXT)
+    event = make_event(
+        reservation_id="R-88213",
+        party_size=4,
+        starts_at="2026-11-28T19:30:00+01:00",
+        notes=FREE_TEXT,
+    )
 
     _, (outcome,) = fold(event)
 
     assert outcome.history.summary == "Reservation R-88213: 4 on 2026-11-28 19:30"
-    assert outcome.history.data == {"reservation_id": "R-88213", "party_size": 4,
-                                    "starts_at": "2026-11-28T19:30:00+01:00", "notes": FREE_TEXT}
+    assert outcome.history.data == {
+        "reservation_id": "R-88213",
+        "party_size": 4,
+        "starts_at": "2026-11-28T19:30:00+01:00",
+        "notes": FREE_TEXT,
+    }
 
 
 # -- purity -------------------------------------------------------------------------------------
@@ -617,13 +682,17 @@ def test_history_summary_of_a_reservation_names_reservation_party_and_time() -> 
 
 def test_apply_does_not_mutate_its_input_customer() -> None:
     start = customer_with(
-        tags=tags("vip"), stamps={"first_name": (minutes(-5), str(eid(0)))}, first_name="Old",
-        completion_marks=(minutes(-10),), reservations=1,
+        tags=tags("vip"),
+        stamps={"first_name": (minutes(-5), str(eid(0)))},
+        first_name="Old",
+        completion_marks=(minutes(-10),),
+        reservations=1,
     )
     frozen = copy.deepcopy(start)
     events = [
-        make_event("reservation.no_show", at=0, contact={"first_name": "New",
-                                                          "newsletter_opt_in": True}),
+        make_event(
+            "reservation.no_show", at=0, contact={"first_name": "New", "newsletter_opt_in": True}
+        ),
         make_event("reservation.completed", at=1),
         make_event("reservation.completed", at=2),
         make_event("reservation.created", at=3),

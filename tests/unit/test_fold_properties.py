@@ -26,8 +26,12 @@ TENANTS = ["venue-a", "venue-b"]
 # same person (case, spaces, 0032 / +32 / national) must land on one profile.
 EMAILS = [None, "an@example.be", "  AN@Example.be", "bo@example.be", "not-an-email"]
 PHONES = [None, "0470 12 34 56", "+32 470 12 34 56", "0032 471 22 33 44", "0472 99 88 77"]
-OFFSETS = [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=2)),
-           timezone(timedelta(hours=-5))]
+OFFSETS = [
+    UTC,
+    timezone(timedelta(hours=1)),
+    timezone(timedelta(hours=2)),
+    timezone(timedelta(hours=-5)),
+]
 # Import tags: at most 2 codes per event, from a vocabulary of 4 that includes the two auto
 # codes (a tag both imported and derived must end up the same in any order). The 9-tag cap makes
 # order matter once a customer would get a tenth tag (which tags are kept depends on who came
@@ -67,17 +71,24 @@ def event_docs(draw: st.DrawFn) -> dict[str, Any]:
         "tenant_id": draw(st.sampled_from(TENANTS)),
         "occurred_at": occurred.isoformat(),
         "source": draw(st.sampled_from(["booking-widget", "site-form", "pos"])),
-        "data": {"contact": {k: v for k, v in contact.items() if v is not None},
-                 **draw(_DATA[type_](occurred))},
+        "data": {
+            "contact": {k: v for k, v in contact.items() if v is not None},
+            **draw(_DATA[type_](occurred)),
+        },
     }
 
 
 def _reservation(occurred: Any) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({
-        "reservation_id": st.sampled_from(["R-1", "R-2"]),
-        "starts_at": st.integers(1, 20).map(lambda d: (occurred + timedelta(days=d)).isoformat()),
-        "party_size": st.integers(1, 8),
-    }, optional={"notes": st.sampled_from(["window table", "birthday"])})
+    return st.fixed_dictionaries(
+        {
+            "reservation_id": st.sampled_from(["R-1", "R-2"]),
+            "starts_at": st.integers(1, 20).map(
+                lambda d: (occurred + timedelta(days=d)).isoformat()
+            ),
+            "party_size": st.integers(1, 8),
+        },
+        optional={"notes": st.sampled_from(["window table", "birthday"])},
+    )
 
 
 def _ref(occurred: Any) -> st.SearchStrategy[dict[str, Any]]:
@@ -88,27 +99,30 @@ _DATA: dict[str, Any] = {
     "reservation.created": _reservation,
     "reservation.updated": _reservation,
     "reservation.cancelled": lambda occurred: st.fixed_dictionaries(
-        {"reservation_id": st.just("R-1")}, optional={"reason": st.just("ill")}),
+        {"reservation_id": st.just("R-1")}, optional={"reason": st.just("ill")}
+    ),
     "reservation.no_show": _ref,
     "reservation.completed": _ref,
     "form.submitted": lambda occurred: st.fixed_dictionaries(
-        {}, optional={"form_id": st.just("contact"), "message": st.just("Group of 12?")}),
+        {}, optional={"form_id": st.just("contact"), "message": st.just("Group of 12?")}
+    ),
     "integration.contact": lambda occurred: st.fixed_dictionaries(
-        {"integration": st.sampled_from(["pos", "mailchimp"])}),
+        {"integration": st.sampled_from(["pos", "mailchimp"])}
+    ),
     "contact.imported": lambda occurred: st.fixed_dictionaries(
         {"import_id": st.just("imp-1"), "row": st.integers(1, 50)},
         optional={
             "tags": st.lists(st.sampled_from(IMPORT_TAGS), max_size=2, unique=True),
             "first_contact_at": st.integers(1, 400).map(
-                lambda d: (occurred - timedelta(days=d)).isoformat()),
+                lambda d: (occurred - timedelta(days=d)).isoformat()
+            ),
         },
     ),
 }
 
 
 def site_events(max_size: int = 25) -> st.SearchStrategy[list[SiteEvent]]:
-    docs = st.lists(event_docs(), min_size=1, max_size=max_size,
-                    unique_by=lambda d: d["event_id"])
+    docs = st.lists(event_docs(), min_size=1, max_size=max_size, unique_by=lambda d: d["event_id"])
     return docs.map(lambda ds: [site_event_adapter.validate_python(d) for d in ds])
 
 
@@ -125,17 +139,16 @@ def fold_all(events: Sequence[SiteEvent], threshold: int = 3) -> dict[Key, Custo
         identity = identify(event.data.contact, "BE")
         assert identity is not None
         key = (event.tenant_id, identity.key)
-        current = customers.get(key) or new_customer(
-            event.tenant_id, identity, UUID(int=next(ids))
-        )
+        current = customers.get(key) or new_customer(event.tenant_id, identity, UUID(int=next(ids)))
         customers[key] = apply(current, event, identity, regular_threshold=threshold).customer
     return customers
 
 
 def profile(customer: Customer) -> dict[str, Any]:
     """Every field of the profile but its (randomly chosen) id."""
-    return {f.name: getattr(customer, f.name) for f in dataclasses.fields(customer)
-            if f.name != "id"}
+    return {
+        f.name: getattr(customer, f.name) for f in dataclasses.fields(customer) if f.name != "id"
+    }
 
 
 def profiles(customers: dict[Key, Customer]) -> dict[Key, dict[str, Any]]:
@@ -143,8 +156,9 @@ def profiles(customers: dict[Key, Customer]) -> dict[Key, dict[str, Any]]:
 
 
 def store_profiles(store: InMemoryIngestStore) -> dict[Key, dict[str, Any]]:
-    return {key: profile(store.state.customers[(key[0], cid)])
-            for key, cid in store.state.live.items()}
+    return {
+        key: profile(store.state.customers[(key[0], cid)]) for key, cid in store.state.live.items()
+    }
 
 
 async def ingest(store: InMemoryIngestStore, batches: Sequence[Sequence[SiteEvent]]) -> None:
@@ -184,9 +198,11 @@ def test_handler_in_any_order_and_batching_gives_the_profiles_of_the_fold(
     assert store_profiles(store) == profiles(fold_all(events))
     # every event exactly once in its customer's history, every statement in the ledger
     assert sorted(str(h.event_id) for _, h in store.state.history) == sorted(
-        str(e.event_id) for e in events)
+        str(e.event_id) for e in events
+    )
     assert len(store.state.consent) == sum(
-        e.data.contact.newsletter_opt_in is not None for e in events)
+        e.data.contact.newsletter_opt_in is not None for e in events
+    )
 
 
 @PROPERTY_SETTINGS

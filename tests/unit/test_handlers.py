@@ -40,8 +40,12 @@ async def run(store: InMemoryIngestStore, events: Sequence[SiteEvent]) -> BatchR
     return await process_batch(store, events, secret=SECRET)
 
 
-BO_CONTACT = {"first_name": "Bo", "last_name": "Janssens", "email": "Bo@Example.be",
-              "phone": "0471 22 33 44"}
+BO_CONTACT = {
+    "first_name": "Bo",
+    "last_name": "Janssens",
+    "email": "Bo@Example.be",
+    "phone": "0471 22 33 44",
+}
 
 
 def bo(type_: str = "reservation.created", **kwargs: Any) -> SiteEvent:
@@ -105,9 +109,14 @@ async def test_handler_claims_loads_and_saves_inside_one_transaction_per_batch()
     # Only the tenant config is read outside; the idempotency claim and the writes are one
     # atomic unit, so a crash between them can neither lose nor duplicate an event.
     assert store.calls == [
-        ("tenants", False), ("suppressions", True), ("claim", True), ("load", True),
+        ("tenants", False),
+        ("suppressions", True),
+        ("claim", True),
+        ("load", True),
         ("save", True),
-        ("tenants", False), ("suppressions", True), ("claim", True),
+        ("tenants", False),
+        ("suppressions", True),
+        ("claim", True),
     ]
     assert (store.commits, store.rollbacks) == (2, 0)
 
@@ -170,7 +179,9 @@ async def test_batch_applies_every_event_and_creates_one_customer_per_identity()
     assert (an.reservations, an.completed, an.forms) == (1, 1, 0)
     assert (b.first_name, b.forms, b.phone) == ("Bo", 1, "+32471223344")
     assert [h.type for h in store.history_of(TENANT, an.id)] == [
-        "reservation.created", "reservation.completed"]
+        "reservation.created",
+        "reservation.completed",
+    ]
     assert [(t, cid, s.opt_in) for t, cid, s in store.state.consent] == [(TENANT, an.id, True)]
     assert store.commits == 1
 
@@ -180,8 +191,9 @@ async def test_next_batch_updates_the_existing_customer() -> None:
     await run(store, [make_event(at=0)])
     first = store.customer(TENANT, AN)
 
-    report = await run(store, [make_event("reservation.completed", at=5,
-                                          contact={"first_name": "Anneke"})])
+    report = await run(
+        store, [make_event("reservation.completed", at=5, contact={"first_name": "Anneke"})]
+    )
 
     assert (report.applied, report.created) == (1, 0)
     again = store.customer(TENANT, AN)
@@ -206,10 +218,12 @@ async def test_duplicate_inside_one_batch_is_counted_and_applied_once() -> None:
 
 async def test_replayed_batch_is_all_duplicates_and_changes_nothing() -> None:
     store = InMemoryIngestStore()
-    batch = [make_event("reservation.created", at=0, contact={"newsletter_opt_in": True}),
-             make_event("reservation.no_show", at=5),
-             make_event("reservation.created", at=10),  # flagged: an alert
-             bo("form.submitted", at=3)]
+    batch = [
+        make_event("reservation.created", at=0, contact={"newsletter_opt_in": True}),
+        make_event("reservation.no_show", at=5),
+        make_event("reservation.created", at=10),  # flagged: an alert
+        bo("form.submitted", at=3),
+    ]
     first = await run(store, batch)
     before = copy.deepcopy(store.state)
 
@@ -303,8 +317,13 @@ async def test_flagged_booking_alert_is_stored_with_the_batch_once() -> None:
     assert len(report.alerts) == 1
     assert store.state.alerts == report.alerts
     (alert,) = store.state.alerts
-    assert (alert.tenant_id, alert.data.customer_id, alert.data.reservation_id,
-            alert.data.tags, alert.data.no_show_count) == (TENANT, an.id, "R-77", ["no_show"], 1)
+    assert (
+        alert.tenant_id,
+        alert.data.customer_id,
+        alert.data.reservation_id,
+        alert.data.tags,
+        alert.data.no_show_count,
+    ) == (TENANT, an.id, "R-77", ["no_show"], 1)
 
 
 async def test_two_tenants_sharing_an_email_get_two_customers() -> None:
@@ -356,8 +375,9 @@ async def test_event_before_a_suppression_is_dropped_and_one_after_creates_a_cus
 async def test_suppressed_phone_drops_older_events_about_that_phone() -> None:
     store = InMemoryIngestStore()
     store.record_suppression(TENANT, keyed_hash(SECRET, "+32470123456"), minutes(60))
-    phone_only = make_event("form.submitted", at=0, contact={"email": None,
-                                                             "phone": "0032 470 12 34 56"})
+    phone_only = make_event(
+        "form.submitted", at=0, contact={"email": None, "phone": "0032 470 12 34 56"}
+    )
 
     report = await run(store, [phone_only])
 
@@ -369,8 +389,9 @@ async def test_suppression_in_one_tenant_does_not_touch_another() -> None:
     store = InMemoryIngestStore()
     store.record_suppression("venue-a", keyed_hash(SECRET, "an.peeters@example.be"), minutes(60))
 
-    report = await run(store, [make_event(tenant="venue-a", at=0),
-                               make_event(tenant="venue-b", at=0)])
+    report = await run(
+        store, [make_event(tenant="venue-a", at=0), make_event(tenant="venue-b", at=0)]
+    )
 
     assert (report.suppressed, report.applied) == (1, 1)
     assert store.customers_of("venue-a") == []
@@ -379,8 +400,9 @@ async def test_suppression_in_one_tenant_does_not_touch_another() -> None:
 
 async def test_after_anonymisation_old_events_are_dropped_new_ones_start_a_new_profile() -> None:
     store = InMemoryIngestStore()
-    await run(store, [make_event("reservation.created", at=0),
-                      make_event("reservation.no_show", at=5)])
+    await run(
+        store, [make_event("reservation.created", at=0), make_event("reservation.no_show", at=5)]
+    )
     erased = store.customer(TENANT, AN)
     assert erased is not None
     store.anonymize(TENANT, erased.id, minutes(100), secret=SECRET)
@@ -404,9 +426,11 @@ async def test_after_anonymisation_old_events_are_dropped_new_ones_start_a_new_p
 
 async def test_failure_inside_save_rolls_back_so_a_retry_applies_exactly_once() -> None:
     store = InMemoryIngestStore()
-    batch = [make_event("reservation.created", at=0, contact={"newsletter_opt_in": True}),
-             make_event("reservation.completed", at=5),
-             bo("form.submitted", at=1)]
+    batch = [
+        make_event("reservation.created", at=0, contact={"newsletter_opt_in": True}),
+        make_event("reservation.completed", at=5),
+        bo("form.submitted", at=1),
+    ]
     store.fail_next_save(ConnectionResetError("connection lost mid-batch"))
 
     with pytest.raises(ConnectionResetError):

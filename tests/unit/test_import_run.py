@@ -56,22 +56,32 @@ def _file(rows: int, *, broken_at: int | None = None) -> bytes:
             lines.append('late@example.be;"' + "x" * 200_000)  # a quote never closed
             break
         bad = i % 97 == 0
-        lines.append(f"guest{i}@example.be;{'0470' if bad else ''};"
-                     f"{'xx-' if i % 89 == 0 else 'nl'};{'gold' if i % 83 == 0 else ''}")
+        lines.append(
+            f"guest{i}@example.be;{'0470' if bad else ''};"
+            f"{'xx-' if i % 89 == 0 else 'nl'};{'gold' if i % 83 == 0 else ''}"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
 async def _run(data: bytes, conn: Lookup, publish: Any = None) -> importing.Report:
     with CsvImport.open(io.BytesIO(data), known_tags=TAGS, now=NOW) as opened:
-        return await run_import(cast(asyncpg.Connection, conn), opened, tenant_id="t",
-                                import_id=uuid.uuid4(), sha256="00", publish=publish)
+        return await run_import(
+            cast(asyncpg.Connection, conn),
+            opened,
+            tenant_id="t",
+            import_id=uuid.uuid4(),
+            sha256="00",
+            publish=publish,
+        )
 
 
 async def test_report_is_the_parsers_rows_and_errors_in_file_order() -> None:
     data = _file(3 * CHUNK + 123)
-    expected = [(e.row, e.column, e.code, e.message)
-                for e in parse(io.BytesIO(data), known_tags=TAGS, now=NOW)
-                if isinstance(e, RowError)]  # fmt: skip
+    expected = [
+        (e.row, e.column, e.code, e.message)
+        for e in parse(io.BytesIO(data), known_tags=TAGS, now=NOW)
+        if isinstance(e, RowError)
+    ]
     conn = Lookup()
     report = await _run(data, conn)
     assert conn.calls == 4
@@ -83,8 +93,9 @@ async def test_report_is_the_parsers_rows_and_errors_in_file_order() -> None:
 async def test_a_file_broken_half_way_raises_after_the_chunks_before_it() -> None:
     sink = Sink()
     with pytest.raises(ImportFileError) as caught:
-        await _run(_file(3 * CHUNK, broken_at=2 * CHUNK + 10), Lookup(),
-                   (cast(Publisher, sink), "topic"))
+        await _run(
+            _file(3 * CHUNK, broken_at=2 * CHUNK + 10), Lookup(), (cast(Publisher, sink), "topic")
+        )
     assert caught.value.code == "file.malformed"
     assert len(sink.calls) == 2  # as when parsing waited for each chunk: two chunks went out
 
@@ -92,11 +103,18 @@ async def test_a_file_broken_half_way_raises_after_the_chunks_before_it() -> Non
 async def test_a_database_error_is_raised_and_no_thread_reads_on() -> None:
     data = _file(5 * CHUNK)
     binary = io.BytesIO(data)
-    with pytest.raises(ConnectionResetError), CsvImport.open(
-        binary, known_tags=TAGS, now=NOW
-    ) as opened:
-        await run_import(cast(asyncpg.Connection, Lookup(fail_on=2)), opened, tenant_id="t",
-                         import_id=uuid.uuid4(), sha256="00", publish=None)
+    with (
+        pytest.raises(ConnectionResetError),
+        CsvImport.open(binary, known_tags=TAGS, now=NOW) as opened,
+    ):
+        await run_import(
+            cast(asyncpg.Connection, Lookup(fail_on=2)),
+            opened,
+            tenant_id="t",
+            import_id=uuid.uuid4(),
+            sha256="00",
+            publish=None,
+        )
     read = binary.tell()
     await asyncio.sleep(0.2)
     assert binary.tell() == read < len(data)  # the read-ahead had finished; nothing reads on

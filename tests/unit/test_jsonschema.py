@@ -13,6 +13,11 @@ def test_committed_json_schema_is_current() -> None:
 
 def test_schema_names_every_event_type() -> None:
     text = render()["site-event.schema.json"]
-    for kind in ("reservation.created", "reservation.no_show", "form.submitted",
-                 "integration.contact", "contact.imported"):
+    for kind in (
+        "reservation.created",
+        "reservation.no_show",
+        "form.submitted",
+        "integration.contact",
+        "contact.imported",
+    ):
         assert kind in text

@@ -11,8 +11,18 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOOLS = {"pytest", "pytest-asyncio", "hypothesis", "schemathesis", "ruff", "mypy",
-             "testcontainers", "confluent-kafka", "openpyxl", "import-linter"}
+DEV_TOOLS = {
+    "pytest",
+    "pytest-asyncio",
+    "hypothesis",
+    "schemathesis",
+    "ruff",
+    "mypy",
+    "testcontainers",
+    "confluent-kafka",
+    "openpyxl",
+    "import-linter",
+}
 
 
 def planned(target: str) -> str:
@@ -20,8 +30,15 @@ def planned(target: str) -> str:
     make = shutil.which("make")
     assert make is not None
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
-    out = subprocess.run([make, "--no-print-directory", "-n", "-B", target], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [make, "--no-print-directory", "-n", "-B", target],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return out.stdout
 
 

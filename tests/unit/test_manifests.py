@@ -117,11 +117,24 @@ def setting_names() -> set[str]:
 
 def test_compose_and_every_manifest_parse_as_yaml() -> None:
     doc = compose()
-    assert {"postgres", "kafka", "kafka-init", "migrate", "ingest", "profile",
-            "export-worker"} <= set(doc["services"])
+    assert {
+        "postgres",
+        "kafka",
+        "kafka-init",
+        "migrate",
+        "ingest",
+        "profile",
+        "export-worker",
+    } <= set(doc["services"])
     kinds = {doc["kind"] for _, doc in k8s_documents()}
-    assert {"Deployment", "Service", "Job", "HorizontalPodAutoscaler", "ConfigMap",
-            "PersistentVolumeClaim"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "Job",
+        "HorizontalPodAutoscaler",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+    } <= kinds
 
 
 def test_compose_kubernetes_and_kustomization_use_one_image() -> None:
@@ -133,7 +146,11 @@ def test_compose_kubernetes_and_kustomization_use_one_image() -> None:
     images = {c["image"] for _, spec in pod_specs() for c in spec["containers"]}
     assert images == {IMAGE}
     assert {name for name, _ in pod_specs()} == {
-        "contacts-migrate", "contacts-ingest", "contacts-profile", "contacts-export-worker"}
+        "contacts-migrate",
+        "contacts-ingest",
+        "contacts-profile",
+        "contacts-export-worker",
+    }
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
     listed = set(kustomization["resources"])
     assert listed == {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
@@ -145,8 +162,7 @@ def test_the_code_reads_its_environment_through_settings_only() -> None:
 
 def test_every_contacts_variable_set_is_read_by_the_code() -> None:
     known = setting_names() | read_directly()
-    unknown = {name: where for name, where in contacts_variables_set().items()
-               if name not in known}
+    unknown = {name: where for name, where in contacts_variables_set().items() if name not in known}
     assert unknown == {}
 
 
@@ -181,14 +197,17 @@ def test_compose_wires_roles_order_and_shared_exports() -> None:
     for name in ("profile", "export-worker"):
         assert env(name)["CONTACTS_API_DATABASE_URL"].startswith("postgresql://contacts_api:")
         assert env(name)["CONTACTS_EXPORT_DIR"] == "/var/lib/contacts/exports"
-        assert any(v.startswith("exports:/var/lib/contacts/exports")
-                   for v in services[name]["volumes"])
+        assert any(
+            v.startswith("exports:/var/lib/contacts/exports") for v in services[name]["volumes"]
+        )
     for name in ("ingest", "profile", "export-worker"):
         assert env(name)["CONTACTS_SECRET"].startswith("${CONTACTS_SECRET:?")
         assert env(name)["CONTACTS_KAFKA_BOOTSTRAP"] == "kafka:9092"
         conditions = {k: v["condition"] for k, v in services[name]["depends_on"].items()}
-        assert conditions == {"migrate": "service_completed_successfully",
-                              "kafka-init": "service_completed_successfully"}
+        assert conditions == {
+            "migrate": "service_completed_successfully",
+            "kafka-init": "service_completed_successfully",
+        }
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "/readyz" in " ".join(services["profile"]["healthcheck"]["test"])
     # No password is written in the file: each is interpolated from the environment.
@@ -205,10 +224,14 @@ def test_kubernetes_probes_secrets_resources_and_autoscaler() -> None:
         assert spec["enableServiceLinks"] is False
         for c in spec["containers"]:
             assert c["resources"]["requests"] and c["resources"]["limits"]
-            secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"]
-                           for e in c.get("env", []) if "valueFrom" in e}
+            secret_refs = {
+                e["name"]: e["valueFrom"]["secretKeyRef"]["key"]
+                for e in c.get("env", [])
+                if "valueFrom" in e
+            }
             assert secret_refs["CONTACTS_DATABASE_URL"] == (
-                "ingest-database-url" if name == "contacts-ingest" else "database-url")
+                "ingest-database-url" if name == "contacts-ingest" else "database-url"
+            )
             assert c["envFrom"] == [{"configMapRef": {"name": "contacts-config"}}]
     profile = docs[("Deployment", "contacts-profile")]["spec"]["template"]["spec"]
     container = profile["containers"][0]
@@ -218,8 +241,10 @@ def test_kubernetes_probes_secrets_resources_and_autoscaler() -> None:
     assert refs == {"CONTACTS_DATABASE_URL", "CONTACTS_API_DATABASE_URL", "CONTACTS_SECRET"}
     hpa = docs[("HorizontalPodAutoscaler", "contacts-profile")]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "contacts-profile"
-    assert docs[("Service", "contacts-profile")]["spec"]["selector"] == (
-        docs[("Deployment", "contacts-profile")]["spec"]["selector"]["matchLabels"])
+    assert (
+        docs[("Service", "contacts-profile")]["spec"]["selector"]
+        == (docs[("Deployment", "contacts-profile")]["spec"]["selector"]["matchLabels"])
+    )
     pvc = docs[("PersistentVolumeClaim", "contacts-exports")]
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
     config = docs[("ConfigMap", "contacts-config")]["data"]
@@ -234,7 +259,7 @@ def test_dockerfile_is_multi_stage_non_root_with_the_contacts_entrypoint() -> No
     assert [f.split()[-1] for f in froms] == ["builder", "runtime"]
     args = dict(a.split("=", 1) for op, a in steps if op == "ARG" and "=" in a)
     assert args["PYTHON_IMAGE"] == "python:3.11-slim-bookworm"
-    runtime = steps[[op for op, _ in steps].index("FROM", 1):]
+    runtime = steps[[op for op, _ in steps].index("FROM", 1) :]
     assert any(op == "COPY" and a.startswith("--from=builder /opt/venv") for op, a in runtime)
     users = [a for op, a in steps if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
@@ -243,8 +268,9 @@ def test_dockerfile_is_multi_stage_non_root_with_the_contacts_entrypoint() -> No
     assert "/healthz" in dict(steps)["HEALTHCHECK"]
     env = dockerfile_env()
     migrations = env["CONTACTS_MIGRATIONS_DIR"]
-    assert any(op == "COPY" and a.split() == ["deploy/migrations/", migrations + "/"]
-               for op, a in runtime)
+    assert any(
+        op == "COPY" and a.split() == ["deploy/migrations/", migrations + "/"] for op, a in runtime
+    )
     assert "--constraint constraints.txt" in " ".join(a for op, a in steps if op == "RUN")
     pinned = (DEPLOY / "constraints.txt").read_text(encoding="utf-8")
     assert "faust-streaming==0.15.3" in pinned and "aiokafka==0.14.0" in pinned

@@ -75,22 +75,32 @@ def shown(c: Customer, *, without: Iterable[str] = ()) -> dict[str, Any]:
 
 def test_each_field_is_the_newer_sides_and_a_field_set_on_one_side_is_kept() -> None:
     a = fold(card(1), parse(event(at=0, contact={"first_name": "Ann", "language": "fr"})))
-    b = fold(card(2), parse(event(at=9, phone=None, contact={"first_name": "An",
-                                                             "language": None})))
+    b = fold(
+        card(2), parse(event(at=9, phone=None, contact={"first_name": "An", "language": None}))
+    )
 
     m = merge(a, b)
 
     assert (m.first_name, m.language, m.phone, m.email) == ("An", "fr", PHONE, EMAIL)
     assert {k: m.stamps[k] for k in ("first_name", "last_name", "language", "phone")} == {
-        "first_name": b.stamps["first_name"], "last_name": b.stamps["last_name"],
-        "language": a.stamps["language"], "phone": a.stamps["phone"]}
+        "first_name": b.stamps["first_name"],
+        "last_name": b.stamps["last_name"],
+        "language": a.stamps["language"],
+        "phone": a.stamps["phone"],
+    }
 
 
 def test_counters_add_and_contact_dates_span_both_cards() -> None:
-    a = fold(card(1), parse(event(at=5), event("reservation.no_show", at=6),
-                            event("form.submitted", at=7)))
-    b = fold(card(2), parse(event(at=1), event("reservation.completed", at=20),
-                            event("reservation.cancelled", at=3)))
+    a = fold(
+        card(1),
+        parse(event(at=5), event("reservation.no_show", at=6), event("form.submitted", at=7)),
+    )
+    b = fold(
+        card(2),
+        parse(
+            event(at=1), event("reservation.completed", at=20), event("reservation.cancelled", at=3)
+        ),
+    )
 
     m = merge(a, b)
 
@@ -111,8 +121,10 @@ def test_a_tag_on_both_is_manual_if_either_is_and_dated_by_the_earlier() -> None
     a.tags = {"no_show": TagState("auto", at(1)), "vip": TagState("auto", at(9))}
     b.tags = {"no_show": TagState("manual", at(5)), "vip": TagState("auto", at(3))}
 
-    assert merge(a, b).tags == {"no_show": TagState("manual", at(1)),
-                                "vip": TagState("auto", at(3))}
+    assert merge(a, b).tags == {
+        "no_show": TagState("manual", at(1)),
+        "vip": TagState("auto", at(3)),
+    }
 
 
 def test_a_tag_staff_removed_from_either_card_stays_removed() -> None:
@@ -156,8 +168,10 @@ def test_the_card_first_seen_survives_whatever_the_argument_order() -> None:
 
 def test_merge_changes_neither_card_and_refuses_two_tenants() -> None:
     a, b = fold(card(1), parse(event(at=0))), fold(card(2), parse(event(at=5)))
-    before = (dataclasses.replace(a, stamps=dict(a.stamps), tags=dict(a.tags)),
-              dataclasses.replace(b, stamps=dict(b.stamps), tags=dict(b.tags)))
+    before = (
+        dataclasses.replace(a, stamps=dict(a.stamps), tags=dict(a.tags)),
+        dataclasses.replace(b, stamps=dict(b.stamps), tags=dict(b.tags)),
+    )
 
     merge(a, b)
 
@@ -198,11 +212,16 @@ def staff_state(
     c = card(n, identity)
     dates = st.integers(-400, 0).map(lambda d: BASE + timedelta(days=d))
     states = st.builds(TagState, st.sampled_from(["manual", "auto"]), dates)
-    c.removed_tags = draw(st.frozensets(st.sampled_from(removable), max_size=3)
-                          if removable else st.just(frozenset()))
-    c.tags = {k: t for k, t in draw(st.dictionaries(
-        st.sampled_from(tags), states, max_size=MAX_TAGS_PER_CUSTOMER)).items()
-        if k not in c.removed_tags}
+    c.removed_tags = draw(
+        st.frozensets(st.sampled_from(removable), max_size=3) if removable else st.just(frozenset())
+    )
+    c.tags = {
+        k: t
+        for k, t in draw(
+            st.dictionaries(st.sampled_from(tags), states, max_size=MAX_TAGS_PER_CUSTOMER)
+        ).items()
+        if k not in c.removed_tags
+    }
     return c
 
 
@@ -229,8 +248,11 @@ def test_merge_is_commutative_on_every_field_the_id_included(a: Customer, b: Cus
 
 
 @LAWS
-@given(a=cards(1, STAFF_TAGS, STAFF_TAGS), b=cards(2, STAFF_TAGS, STAFF_TAGS),
-       c=cards(3, STAFF_TAGS, STAFF_TAGS))
+@given(
+    a=cards(1, STAFF_TAGS, STAFF_TAGS),
+    b=cards(2, STAFF_TAGS, STAFF_TAGS),
+    c=cards(3, STAFF_TAGS, STAFF_TAGS),
+)
 def test_merge_is_associative_on_every_field_the_id_included(
     a: Customer, b: Customer, c: Customer
 ) -> None:
@@ -266,8 +288,11 @@ def test_folding_a_union_is_merging_the_folds_for_cards_of_one_identity(
     b_events = [e for e, here in zip(events, in_a, strict=True) if not here]
 
     one = fold(merge(start_a, start_b, regular_threshold=threshold), events, threshold)
-    two = merge(fold(start_a, a_events, threshold), fold(start_b, b_events, threshold),
-                regular_threshold=threshold)
+    two = merge(
+        fold(start_a, a_events, threshold),
+        fold(start_b, b_events, threshold),
+        regular_threshold=threshold,
+    )
 
     assert shown(one) == shown(two)
 
@@ -285,14 +310,17 @@ def test_folding_a_union_is_merging_an_email_card_and_a_phone_card_but_for_the_p
     a_events = data.draw(guest_events(email, phones), label="events with the email")
     b_events = data.draw(guest_events(None, phone_only), label="events by phone only")
 
-    one = fold(merge(start_a, start_b, regular_threshold=threshold), a_events + b_events,
-               threshold)
-    two = merge(fold(start_a, a_events, threshold), fold(start_b, b_events, threshold),
-                regular_threshold=threshold)
+    one = fold(merge(start_a, start_b, regular_threshold=threshold), a_events + b_events, threshold)
+    two = merge(
+        fold(start_a, a_events, threshold),
+        fold(start_b, b_events, threshold),
+        regular_threshold=threshold,
+    )
 
     assert shown(one, without={"phone", "stamps"}) == shown(two, without={"phone", "stamps"})
     assert {k: v for k, v in one.stamps.items() if k != "phone"} == {
-        k: v for k, v in two.stamps.items() if k != "phone"}
+        k: v for k, v in two.stamps.items() if k != "phone"
+    }
 
 
 # -- where today's Customer cannot keep the law: the fold stamps neither the email nor a phone

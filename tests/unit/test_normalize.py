@@ -148,13 +148,16 @@ def test_unusable_language_gives_none(raw: str | None) -> None:
     assert normalize_language(raw) is None
 
 
-@pytest.mark.parametrize(("full", "expected"), [
-    ("Jan Van den Berg", ("Jan", "Van den Berg")),
-    ("  Zoë   Dupré ", ("Zoë", "Dupré")),
-    ("Madonna", ("Madonna", None)),
-    ("", (None, None)),
-    (None, (None, None)),
-])
+@pytest.mark.parametrize(
+    ("full", "expected"),
+    [
+        ("Jan Van den Berg", ("Jan", "Van den Berg")),
+        ("  Zoë   Dupré ", ("Zoë", "Dupré")),
+        ("Madonna", ("Madonna", None)),
+        ("", (None, None)),
+        (None, (None, None)),
+    ],
+)
 def test_a_single_name_splits_into_first_word_and_the_rest(
     full: str | None, expected: tuple[str | None, str | None]
 ) -> None:

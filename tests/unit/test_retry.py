@@ -10,20 +10,33 @@ import pytest
 from services.common.retry import backoff, is_transient
 
 
-@pytest.mark.parametrize("exc", [
-    ConnectionRefusedError(), OSError(), TimeoutError(),
-    asyncpg.CannotConnectNowError("the database system is starting up"),
-    asyncpg.AdminShutdownError("terminating connection"), asyncpg.InterfaceError("closed"),
-    asyncpg.SerializationError("could not serialize"), asyncpg.DeadlockDetectedError("deadlock"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConnectionRefusedError(),
+        OSError(),
+        TimeoutError(),
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        asyncpg.AdminShutdownError("terminating connection"),
+        asyncpg.InterfaceError("closed"),
+        asyncpg.SerializationError("could not serialize"),
+        asyncpg.DeadlockDetectedError("deadlock"),
+    ],
+)
 def test_errors_that_may_pass_on_a_later_try_are_transient(exc: BaseException) -> None:
     assert is_transient(exc)
 
 
-@pytest.mark.parametrize("exc", [
-    ValueError(), KeyError("x"), asyncpg.UndefinedTableError("no table"),
-    asyncpg.InsufficientPrivilegeError("denied"), asyncpg.DataError("bad value"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError(),
+        KeyError("x"),
+        asyncpg.UndefinedTableError("no table"),
+        asyncpg.InsufficientPrivilegeError("denied"),
+        asyncpg.DataError("bad value"),
+    ],
+)
 def test_bugs_and_refusals_are_permanent(exc: BaseException) -> None:
     assert not is_transient(exc)
 

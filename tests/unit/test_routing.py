@@ -18,9 +18,11 @@ A, B, C, D = (UUID(int=n) for n in (1, 2, 3, 4))
 RECEPTION = "+3222345678"
 
 
-def holder(card: UUID, emails: dict[str, int] | None = None,
-           phones: dict[str, int] | None = None) -> CardIdentifiers:
+def holder(
+    card: UUID, emails: dict[str, int] | None = None, phones: dict[str, int] | None = None
+) -> CardIdentifiers:
     """A card holding these identifiers, each tied so many minutes after BASE."""
+
     def at(ties: dict[str, int] | None) -> dict[str, datetime]:
         return {k: BASE + timedelta(minutes=m) for k, m in (ties or {}).items()}
 
@@ -103,10 +105,21 @@ def test_phone_cards_without_email_beside_the_chosen_one_are_merged_into_it() ->
 # -- junk, blocked, the cap ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("identifier", [
-    "test@test.com", "a@a.com", "xx@y.be", "noemail@gmail.com", "no-reply@resto.be",
-    "geen@telenet.be", "aucun@skynet.be", "+32444444444", "+3222222222", "+15555555555",
-])
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "test@test.com",
+        "a@a.com",
+        "xx@y.be",
+        "noemail@gmail.com",
+        "no-reply@resto.be",
+        "geen@telenet.be",
+        "aucun@skynet.be",
+        "+32444444444",
+        "+3222222222",
+        "+15555555555",
+    ],
+)
 def test_placeholders_are_junk(identifier: str) -> None:
     assert is_junk(identifier)
 
@@ -131,10 +144,12 @@ def test_a_venues_blocked_identifiers_never_identify_nor_link() -> None:
     assert route(None, RECEPTION, cards, blocked=blocked) is None
     assert route(E, RECEPTION, cards, blocked=blocked) == Route(5, None, tie=(E,))
     assert route("info@resto.be", P, [holder(B, {"info@resto.be": 0})], blocked=blocked) == (
-        Route(5, None, tie=(P,)))
+        Route(5, None, tie=(P,))
+    )
     # a card whose only email is blocked counts as a card without email
     assert route(E, P, [holder(B, {"info@resto.be": 0}, {P: 0})], blocked=blocked) == (
-        Route(3, B, tie=(E,)))
+        Route(3, B, tie=(E,))
+    )
 
 
 def test_an_identifier_on_more_than_five_cards_stops_linking() -> None:
@@ -159,16 +174,29 @@ def lookups(draw: st.DrawFn) -> list[CardIdentifiers]:
     """Up to 8 cards over a small pool of identifiers, with frequent equal tie times."""
     ids = draw(st.lists(st.integers(1, 20), max_size=8, unique=True))
     times = st.integers(0, 3).map(lambda m: BASE + timedelta(minutes=m))
-    return [CardIdentifiers(UUID(int=n), draw(st.dictionaries(st.sampled_from(EMAILS), times)),
-                            draw(st.dictionaries(st.sampled_from(PHONES), times)))
-            for n in ids]
+    return [
+        CardIdentifiers(
+            UUID(int=n),
+            draw(st.dictionaries(st.sampled_from(EMAILS), times)),
+            draw(st.dictionaries(st.sampled_from(PHONES), times)),
+        )
+        for n in ids
+    ]
 
 
 @settings(max_examples=500, deadline=None)
-@given(data=st.data(), cards=lookups(), email=st.sampled_from([None, *EMAILS]),
-       phone=st.sampled_from([None, *PHONES]), blocked=st.sampled_from([frozenset(), BLOCKED]))
+@given(
+    data=st.data(),
+    cards=lookups(),
+    email=st.sampled_from([None, *EMAILS]),
+    phone=st.sampled_from([None, *PHONES]),
+    blocked=st.sampled_from([frozenset(), BLOCKED]),
+)
 def test_the_same_decision_whatever_the_order_of_the_cards(
-    data: st.DataObject, cards: list[CardIdentifiers], email: str | None, phone: str | None,
+    data: st.DataObject,
+    cards: list[CardIdentifiers],
+    email: str | None,
+    phone: str | None,
     blocked: frozenset[str],
 ) -> None:
     decision = route(email, phone, cards, blocked=blocked)

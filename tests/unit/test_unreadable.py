@@ -29,8 +29,13 @@ SNAPPY, GZIP = 2, 1
 def batch(base: int, values: list[bytes], codec: int = 0) -> bytearray:
     """A v2 record batch at ``base``, as a broker stores it."""
     builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=codec, is_transactional=0, producer_id=-1, producer_epoch=-1,
-        base_sequence=-1, batch_size=1 << 20,
+        magic=2,
+        compression_type=codec,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
     )
     for i, value in enumerate(values):
         builder.append(i, timestamp=None, key=b"venue", value=value, headers=[])
@@ -55,8 +60,14 @@ def flipped(data: bytearray) -> bytearray:
 def read(buffer: bytes, topic: str = GUARDED, fetch_offset: int = 0) -> Iterator[ConsumerRecord]:
     """What aiokafka's Fetcher hands out for one fetch response of partition 0."""
     records = aiokafka_fetcher.PartitionRecords(
-        TopicPartition(topic, 0), aiokafka_fetcher.MemoryRecords(buffer), None, fetch_offset,
-        None, None, True, aiokafka_fetcher.READ_UNCOMMITTED,
+        TopicPartition(topic, 0),
+        aiokafka_fetcher.MemoryRecords(buffer),
+        None,
+        fetch_offset,
+        None,
+        None,
+        True,
+        aiokafka_fetcher.READ_UNCOMMITTED,
     )
     yield from records
     assert records.next_fetch_offset >= fetch_offset
@@ -71,13 +82,20 @@ def test_unreadable_batches_become_one_record_each_and_readable_ones_pass() -> N
     bad_crc = flipped(batch(2, [b'{"n": 2}', b'{"n": 3}']))
     bad_snappy = with_attributes(batch(4, [b'{"n": 4}', b'{"n": 5}']), SNAPPY)
     bad_gzip = with_attributes(batch(6, [b'{"n": 6}']), GZIP)
-    parts = [batch(0, [b'{"n": 0}', b'{"n": 1}']), bad_crc, bad_snappy, bad_gzip,
-             batch(7, [b'{"n": 7}'], codec=GZIP)]
+    parts = [
+        batch(0, [b'{"n": 0}', b'{"n": 1}']),
+        bad_crc,
+        bad_snappy,
+        bad_gzip,
+        batch(7, [b'{"n": 7}'], codec=GZIP),
+    ]
     got = list(read(b"".join(bytes(p) for p in parts)))
 
     assert [r.offset for r in got] == [0, 1, 3, 5, 6, 7]
     assert [r.value for r in got if not isinstance(r.value, unreadable.UnreadableBatch)] == [
-        b'{"n": 0}', b'{"n": 1}', b'{"n": 7}'
+        b'{"n": 0}',
+        b'{"n": 1}',
+        b'{"n": 7}',
     ]
     stand_ins = [r.value for r in got if isinstance(r.value, unreadable.UnreadableBatch)]
     assert [(v.first_offset, v.last_offset) for v in stand_ins] == [(2, 3), (4, 5), (6, 6)]
@@ -114,7 +132,8 @@ def test_a_corrupt_header_can_neither_swallow_the_next_batch_nor_go_back() -> No
     struct.pack_into(">i", bad, 23, 1000)  # last offset delta: the batch claims 3..1003
     got = list(read(bytes(bad) + bytes(batch(4, [b"y"])), fetch_offset=3))
     assert [(r.offset, type(r.value).__name__) for r in got] == [
-        (3, "UnreadableBatch"), (4, "bytes")
+        (3, "UnreadableBatch"),
+        (4, "bytes"),
     ]
     behind = flipped(batch(0, [b"x"]))  # claims 0..0 while the position is 9
     got = list(read(bytes(behind), fetch_offset=9))

@@ -74,16 +74,26 @@ async def list_page(
         # (In name order a surname's matches sit together, rarely in the first rows: no walk.)
         # The first ``limit`` matches among the first Q_WALK rows in sort order are the first
         # ``limit`` matches of all: a full page from the walk is the answer.
-        found = await _page(conn, tenant_id, filters, region, sort, descending, after, limit,
-                            walk=Q_WALK)
+        found = await _page(
+            conn, tenant_id, filters, region, sort, descending, after, limit, walk=Q_WALK
+        )
         if len(found) == limit:
             return found
     return await _page(conn, tenant_id, filters, region, sort, descending, after, limit)
 
 
-async def _page(conn: asyncpg.Connection, tenant_id: str, filters: SegmentFilters, region: str,
-                sort: SortKey, descending: bool, after: tuple[Any, uuid.UUID] | None, limit: int,
-                *, walk: int | None = None) -> list[asyncpg.Record]:
+async def _page(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    filters: SegmentFilters,
+    region: str,
+    sort: SortKey,
+    descending: bool,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+    *,
+    walk: int | None = None,
+) -> list[asyncpg.Record]:
     """One keyset page; with ``walk``, only the venue's first ``walk`` rows in order (after the
     cursor) are read, and ``q`` and the other filters are tested on those."""
     q = filters.q if walk else None
@@ -97,13 +107,17 @@ async def _page(conn: asyncpg.Connection, tenant_id: str, filters: SegmentFilter
         keyset = [f"({column}, c.id) {op} ({w.arg(after[0])}, {w.arg(after[1])}::uuid)"]
     if q:
         venue, others = w.clauses[:VENUE_CLAUSES], w.clauses[VENUE_CLAUSES:]
-        source = (f"(SELECT * FROM customers c WHERE {' AND '.join(venue + keyset)}"
-                  f" {order} LIMIT {w.arg(walk)}) c")
+        source = (
+            f"(SELECT * FROM customers c WHERE {' AND '.join(venue + keyset)}"
+            f" {order} LIMIT {w.arg(walk)}) c"
+        )
         where = " AND ".join([*others, q_inline(w, q, region)])
     else:
         source, where = "customers c", " AND ".join(w.clauses + keyset)
-    sql = (f"SELECT {_SUMMARY_COLUMNS}, {column} AS sort_value FROM {source} WHERE {where}"
-           f" {order} LIMIT {w.arg(limit)}")
+    sql = (
+        f"SELECT {_SUMMARY_COLUMNS}, {column} AS sort_value FROM {source} WHERE {where}"
+        f" {order} LIMIT {w.arg(limit)}"
+    )
     return list(await conn.fetch(sql, *w.args))
 
 

@@ -24,8 +24,15 @@ WHERE tenant_id = $1 AND customer_id = $2 ORDER BY occurred_at DESC, event_id DE
 # Erasure keeps only the structured keys of the event data: free text (notes, message,
 # subject, reason, note) and foreign identifiers (external_id) are removed.
 KEEP = [
-    "reservation_id", "starts_at", "party_size", "form_id", "integration", "import_id", "row",
-    "tags", "first_contact_at",
+    "reservation_id",
+    "starts_at",
+    "party_size",
+    "form_id",
+    "integration",
+    "import_id",
+    "row",
+    "tags",
+    "first_contact_at",
 ]
 _SCRUB = """
 UPDATE history SET data = coalesce(

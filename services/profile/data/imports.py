@@ -28,9 +28,20 @@ async def record(
 ) -> None:
     """Store a real import's report (its counts and row errors)."""
     await conn.execute(
-        _RECORD, import_id, tenant_id, sha256, report.encoding, report.delimiter,
-        report.rows, report.valid, report.invalid, report.would_create,
-        report.would_update, report.unchanged, report.published, report.errors,
+        _RECORD,
+        import_id,
+        tenant_id,
+        sha256,
+        report.encoding,
+        report.delimiter,
+        report.rows,
+        report.valid,
+        report.invalid,
+        report.would_create,
+        report.would_update,
+        report.unchanged,
+        report.published,
+        report.errors,
     )
 
 

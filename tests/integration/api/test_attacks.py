@@ -35,8 +35,18 @@ from tests.support.venues import OTHER, T, venue_events
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 BASE = f"/v1/tenants/{T}"
 PROBLEM = "application/problem+json"
-TABLES = ["tenants", "customers", "history", "consent_ledger", "suppressions",
-          "processed_events", "tenant_tags", "api_tokens", "exports", "imports"]
+TABLES = [
+    "tenants",
+    "customers",
+    "history",
+    "consent_ledger",
+    "suppressions",
+    "processed_events",
+    "tenant_tags",
+    "api_tokens",
+    "exports",
+    "imports",
+]
 
 
 @pytest.fixture
@@ -51,8 +61,9 @@ async def world(seed: Seed, make_token: MakeToken, owner: asyncpg.Connection) ->
         "ann": ids["ann.zeeman@example.be"],
         "benoit": ids["benoit.dubois@example.be"],
         "eva": eva,
-        "eva_entry": str(await owner.fetchval(
-            "SELECT event_id FROM history WHERE customer_id = $1::uuid", eva)),
+        "eva_entry": str(
+            await owner.fetchval("SELECT event_id FROM history WHERE customer_id = $1::uuid", eva)
+        ),
         "own_ids": {str(r["id"]) for r in rows if r["tenant_id"] == T},
     }
 
@@ -87,12 +98,20 @@ async def test_uploads_over_64_mib_are_413_also_without_a_content_length(
 ) -> None:
     headers = {**world["token"], "content-type": "text/csv"}
     body = b"email\n" + b"x@example.be\n" * 10
-    header_only = await client.post(f"{BASE}/imports", params={"dry_run": "true"}, content=body,
-                                    headers={**headers, "content-length": str(65 * MIB)})
+    header_only = await client.post(
+        f"{BASE}/imports",
+        params={"dry_run": "true"},
+        content=body,
+        headers={**headers, "content-length": str(65 * MIB)},
+    )
     problem(header_only, 413)
     # Chunked (no Content-Length): the spool counts and stops at 64 MiB.
-    chunked = await client.post(f"{BASE}/imports", params={"dry_run": "true"},
-                                content=_chunks(65 * MIB, b"x@example.be,\n"), headers=headers)
+    chunked = await client.post(
+        f"{BASE}/imports",
+        params={"dry_run": "true"},
+        content=_chunks(65 * MIB, b"x@example.be,\n"),
+        headers=headers,
+    )
     assert "content-length" not in chunked.request.headers
     assert "64 MiB" in problem(chunked, 413)["detail"]
 
@@ -103,15 +122,20 @@ async def test_multipart_uploads_over_64_mib_are_413(
     boundary = "reliability-boundary"
 
     async def multipart() -> AsyncIterator[bytes]:
-        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-               f"filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\nemail\n").encode()
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\nemail\n'
+        ).encode()
         async for chunk in _chunks(65 * MIB, b"x@example.be\n"):
             yield chunk
         yield f"\r\n--{boundary}--\r\n".encode()
 
     r = await client.post(
-        f"{BASE}/imports", params={"dry_run": "true"}, content=multipart(),
-        headers={**world["token"], "content-type": f"multipart/form-data; boundary={boundary}"})
+        f"{BASE}/imports",
+        params={"dry_run": "true"},
+        content=multipart(),
+        headers={**world["token"], "content-type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert "content-length" not in r.request.headers
     assert "64 MiB" in problem(r, 413)["detail"]
 
@@ -121,8 +145,9 @@ def _huge_json(kind: str) -> bytes:
     if kind == "put-tags":
         return b'{"tags": [' + b'"vip",' * (MIB) + b'"vip"]}'
     if kind == "post-tags":
-        return ('{"code": "big", "labels": {"nl": "a", "fr": "b", "en": "c"}, "pad": "'
-                + pad + '"}').encode()
+        return (
+            '{"code": "big", "labels": {"nl": "a", "fr": "b", "en": "c"}, "pad": "' + pad + '"}'
+        ).encode()
     return ('{"filters": {"q": "' + pad + '"}, "delimiter": ","}').encode()
 
 
@@ -130,11 +155,18 @@ def _huge_json(kind: str) -> bytes:
 async def test_oversized_json_bodies_are_413(
     client: httpx.AsyncClient, world: dict[str, Any], kind: str
 ) -> None:
-    url = {"put-tags": f"{BASE}/customers/{world['ann']}/tags", "post-tags": f"{BASE}/tags",
-           "post-exports": f"{BASE}/exports"}[kind]
+    url = {
+        "put-tags": f"{BASE}/customers/{world['ann']}/tags",
+        "post-tags": f"{BASE}/tags",
+        "post-exports": f"{BASE}/exports",
+    }[kind]
     method = "PUT" if kind == "put-tags" else "POST"
-    r = await client.request(method, url, content=_huge_json(kind),
-                             headers={**world["token"], "content-type": "application/json"})
+    r = await client.request(
+        method,
+        url,
+        content=_huge_json(kind),
+        headers={**world["token"], "content-type": "application/json"},
+    )
     assert r.status_code != 500
     problem(r, 413)
 
@@ -144,8 +176,16 @@ async def test_oversized_json_bodies_are_413(
 GARBAGE: dict[str, list[str]] = {
     "language": ["dutch", "NL", "n", "\x00", "nl\x00", "' OR 1=1 --", "%", "_"],
     "newsletter": ["maybe", "TRUE", "1", "", "\x00", "true'--"],
-    "first_contact_from": ["yesterday", "2026-13-01", "2026-02-30T10:00:00Z", "\x00", "1e999",
-                           "99999-01-01", "' OR 1=1 --", "$1"],
+    "first_contact_from": [
+        "yesterday",
+        "2026-13-01",
+        "2026-02-30T10:00:00Z",
+        "\x00",
+        "1e999",
+        "99999-01-01",
+        "' OR 1=1 --",
+        "$1",
+    ],
     "first_contact_to": ["tomorrow", "2026-01-01T25:00:00Z", "\x00", "%"],
     "last_contact_from": ["now", "0000-00-00", "2026-W01", "\x00"],
     "last_contact_to": ["--1", "2026-01-01T00:00:00+99:00", "\x00", ";DROP TABLE customers;"],
@@ -160,8 +200,9 @@ GARBAGE: dict[str, list[str]] = {
 }
 
 
-@pytest.mark.parametrize(("name", "value"), [(k, v) for k, vs in GARBAGE.items() for v in vs],
-                         ids=lambda x: repr(x)[:24])
+@pytest.mark.parametrize(
+    ("name", "value"), [(k, v) for k, vs in GARBAGE.items() for v in vs], ids=lambda x: repr(x)[:24]
+)
 async def test_every_list_filter_rejects_garbage_with_422(
     client: httpx.AsyncClient, world: dict[str, Any], name: str, value: str
 ) -> None:
@@ -170,40 +211,90 @@ async def test_every_list_filter_rejects_garbage_with_422(
     assert name in {e["field"] for e in body["errors"]}, body
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("language", ["dutch"]), ("newsletter", "maybe"), ("first_contact_from", "yesterday"),
-    ("first_contact_to", "2026-01-01T00:00:00"), ("tag", ["VIP"]), ("tag", ["vip"] * 10),
-    ("min_reservations", -1), ("min_no_shows", "x"), ("q", ""), ("q", "a\x00b"),
-    ("language", "nl"), ("colour", "red"),
-], ids=lambda x: repr(x)[:24])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("language", ["dutch"]),
+        ("newsletter", "maybe"),
+        ("first_contact_from", "yesterday"),
+        ("first_contact_to", "2026-01-01T00:00:00"),
+        ("tag", ["VIP"]),
+        ("tag", ["vip"] * 10),
+        ("min_reservations", -1),
+        ("min_no_shows", "x"),
+        ("q", ""),
+        ("q", "a\x00b"),
+        ("language", "nl"),
+        ("colour", "red"),
+    ],
+    ids=lambda x: repr(x)[:24],
+)
 async def test_export_filters_reject_garbage_with_422(
-    client: httpx.AsyncClient, world: dict[str, Any], owner: asyncpg.Connection,
-    name: str, value: Any,
+    client: httpx.AsyncClient,
+    world: dict[str, Any],
+    owner: asyncpg.Connection,
+    name: str,
+    value: Any,
 ) -> None:
-    r = await client.post(f"{BASE}/exports", json={"filters": {name: value}},
-                          headers=world["token"])
+    r = await client.post(
+        f"{BASE}/exports", json={"filters": {name: value}}, headers=world["token"]
+    )
     problem(r, 422)
     assert await owner.fetchval("SELECT count(*) FROM exports") == 0
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "x"}, {"cursor": "\x00"},
-                                    {"cursor": "' OR 1=1 --"}, {"cursor": "x" * 1001}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "0"},
+        {"limit": "x"},
+        {"cursor": "\x00"},
+        {"cursor": "' OR 1=1 --"},
+        {"cursor": "x" * 1001},
+    ],
+)
 async def test_history_paging_rejects_garbage_with_422(
     client: httpx.AsyncClient, world: dict[str, Any], params: dict[str, str]
 ) -> None:
-    r = await client.get(f"{BASE}/customers/{world['ann']}/history", params=params,
-                         headers=world["token"])
+    r = await client.get(
+        f"{BASE}/customers/{world['ann']}/history", params=params, headers=world["token"]
+    )
     problem(r, 422)
 
 
 # -- SQL meta-characters ------------------------------------------------------------------------
 
-SQL_META = ["' OR 1=1 --", "%", "_", "\\", "$1", ";DROP TABLE customers;", "' OR tenant_id "
-            "LIKE '%", "\" OR \"\"=\"", "1; SELECT pg_sleep(5)", "eva.other@example.be' --",
-            "chez-other", "*"]
-LIST_PARAMS = ["language", "newsletter", "first_contact_from", "first_contact_to",
-               "last_contact_from", "last_contact_to", "tag", "min_reservations",
-               "min_no_shows", "q", "sort", "limit", "cursor", "include_total", "lang"]
+SQL_META = [
+    "' OR 1=1 --",
+    "%",
+    "_",
+    "\\",
+    "$1",
+    ";DROP TABLE customers;",
+    "' OR tenant_id LIKE '%",
+    '" OR ""="',
+    "1; SELECT pg_sleep(5)",
+    "eva.other@example.be' --",
+    "chez-other",
+    "*",
+]
+LIST_PARAMS = [
+    "language",
+    "newsletter",
+    "first_contact_from",
+    "first_contact_to",
+    "last_contact_from",
+    "last_contact_to",
+    "tag",
+    "min_reservations",
+    "min_no_shows",
+    "q",
+    "sort",
+    "limit",
+    "cursor",
+    "include_total",
+    "lang",
+]
 
 
 async def test_sql_meta_characters_in_every_parameter_never_500_never_leak(
@@ -251,15 +342,20 @@ async def test_sql_meta_characters_in_written_values_are_stored_verbatim(
     client: httpx.AsyncClient, world: dict[str, Any], owner: asyncpg.Connection
 ) -> None:
     before = await _counts(owner)
-    labels = {"nl": "'; DROP TABLE customers; --", "fr": "%_\\$1", "en": "\" OR \"\"=\""}
-    r = await client.post(f"{BASE}/tags", json={"code": "sqlish", "labels": labels},
-                          headers=world["token"])
+    labels = {"nl": "'; DROP TABLE customers; --", "fr": "%_\\$1", "en": '" OR ""="'}
+    r = await client.post(
+        f"{BASE}/tags", json={"code": "sqlish", "labels": labels}, headers=world["token"]
+    )
     assert r.status_code == 201, r.text
     stored = await owner.fetchval(
-        "SELECT labels FROM tenant_tags WHERE tenant_id = $1 AND code = 'sqlish'", T)
+        "SELECT labels FROM tenant_tags WHERE tenant_id = $1 AND code = 'sqlish'", T
+    )
     assert stored == labels
-    r = await client.put(f"{BASE}/customers/{world['ann']}/tags",
-                         json={"tags": ["' OR 1=1 --"]}, headers=world["token"])
+    r = await client.put(
+        f"{BASE}/customers/{world['ann']}/tags",
+        json={"tags": ["' OR 1=1 --"]},
+        headers=world["token"],
+    )
     problem(r, 422)
     after = await _counts(owner)
     assert after == {**before, "tenant_tags": before["tenant_tags"] + 1}
@@ -267,16 +363,19 @@ async def test_sql_meta_characters_in_written_values_are_stored_verbatim(
 
 # -- cursors and ids across tenants -------------------------------------------------------------
 
+
 async def test_history_cursors_are_bound_to_their_customer_and_tenant(
     client: httpx.AsyncClient, world: dict[str, Any], seed: Seed
 ) -> None:
     token, ops = world["token"], world["ops"]
-    r = await client.get(f"{BASE}/customers/{world['ann']}/history", params={"limit": 1},
-                         headers=token)
+    r = await client.get(
+        f"{BASE}/customers/{world['ann']}/history", params={"limit": 1}, headers=token
+    )
     cursor = r.json()["next_cursor"]
     assert cursor
-    list_cursor = (await client.get(f"{BASE}/customers", params={"limit": 1},
-                                    headers=token)).json()["next_cursor"]
+    list_cursor = (
+        await client.get(f"{BASE}/customers", params={"limit": 1}, headers=token)
+    ).json()["next_cursor"]
     assert list_cursor
     cases = [
         (f"{BASE}/customers/{world['benoit']}/history", cursor, token),  # another customer
@@ -289,8 +388,9 @@ async def test_history_cursors_are_bound_to_their_customer_and_tenant(
         body = problem(await client.get(url, params={"cursor": bad}, headers=headers), 422)
         assert body["errors"][0]["field"] == "cursor", url
     # The genuine one still works.
-    r = await client.get(f"{BASE}/customers/{world['ann']}/history", params={"cursor": cursor},
-                         headers=token)
+    r = await client.get(
+        f"{BASE}/customers/{world['ann']}/history", params={"cursor": cursor}, headers=token
+    )
     assert r.status_code == 200
 
 
@@ -302,7 +402,10 @@ async def test_other_tenants_ids_under_own_tenant_are_404_on_the_remaining_route
     await owner.execute(
         "INSERT INTO imports (id, tenant_id, sha256, encoding, delimiter, rows, valid, invalid,"
         " would_create, would_update, unchanged, published) VALUES"
-        " ($1, $2, 'x', 'utf-8', ',', 1, 1, 0, 1, 0, 0, 1)", import_id, OTHER)
+        " ($1, $2, 'x', 'utf-8', ',', 1, 1, 0, 1, 0, 0, 1)",
+        import_id,
+        OTHER,
+    )
     own = f"{BASE}/customers/{world['ann']}"
     for url in (
         f"{own}/history/{world['eva_entry']}",  # own customer, another tenant's entry
@@ -319,17 +422,26 @@ async def test_other_tenants_ids_under_own_tenant_are_404_on_the_remaining_route
 
 # -- path tricks on downloads -------------------------------------------------------------------
 
+
 async def test_path_tricks_on_export_downloads_never_leave_the_export_folder(
-    client: httpx.AsyncClient, world: dict[str, Any], settings: Settings, db_url: str,
-    owner: asyncpg.Connection, tmp_path: Path,
+    client: httpx.AsyncClient,
+    world: dict[str, Any],
+    settings: Settings,
+    db_url: str,
+    owner: asyncpg.Connection,
+    tmp_path: Path,
 ) -> None:
     export_dir = Path(settings.exports_path)
     export_id = await jobs.create(owner, T, {})
     runner = ExportRunner(db_url, role_dsn(db_url), export_dir)
     assert await runner.run(export_id) == "done"
     secret = "TOPSECRET-" + uuid.uuid4().hex
-    for path in (tmp_path / "secret.csv", export_dir / "secret.csv",
-                 export_dir / T / "secret.csv", export_dir / OTHER / f"{export_id}.csv"):
+    for path in (
+        tmp_path / "secret.csv",
+        export_dir / "secret.csv",
+        export_dir / T / "secret.csv",
+        export_dir / OTHER / f"{export_id}.csv",
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secret)
     token = world["token"]
@@ -369,6 +481,7 @@ async def test_path_tricks_on_export_downloads_never_leave_the_export_folder(
 
 # -- tokens -------------------------------------------------------------------------------------
 
+
 class _Recording:
     """An asyncpg connection that notes every statement and its arguments."""
 
@@ -377,8 +490,16 @@ class _Recording:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._conn, name)
-        if name not in ("execute", "executemany", "fetch", "fetchrow", "fetchval", "prepare",
-                        "cursor", "copy_from_query"):
+        if name not in (
+            "execute",
+            "executemany",
+            "fetch",
+            "fetchrow",
+            "fetchval",
+            "prepare",
+            "cursor",
+            "copy_from_query",
+        ):
             return attr
 
         def noted(query: str, *args: Any, **kwargs: Any) -> Any:
@@ -390,13 +511,19 @@ class _Recording:
 
 def _holds(value: Any, secret: str) -> bool:
     """True when ``value`` (a statement argument) carries ``secret`` or its random part."""
-    text = value.decode(errors="replace") if isinstance(value, bytes | bytearray | memoryview) \
+    text = (
+        value.decode(errors="replace")
+        if isinstance(value, bytes | bytearray | memoryview)
         else str(value)
+    )
     return secret in text or secret.removeprefix("ct_") in text
 
 
 async def test_tokens_are_looked_up_by_hash_and_compared_in_constant_time(
-    app: FastAPI, client: httpx.AsyncClient, owner: asyncpg.Connection, make_token: MakeToken,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    owner: asyncpg.Connection,
+    make_token: MakeToken,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What a timing attack on a token would need is never there: the presented token never
@@ -443,8 +570,10 @@ async def test_tokens_are_looked_up_by_hash_and_compared_in_constant_time(
     problem(await client.get(f"{BASE}/customers", headers=bearer(near)), 401)
     assert any(hashlib.sha256(near.encode()).digest() in args for _, args in sent), sent
     for presented in (token, near):
-        assert not any(_holds(query, presented) or any(_holds(a, presented) for a in args)
-                       for query, args in sent)
+        assert not any(
+            _holds(query, presented) or any(_holds(a, presented) for a in args)
+            for query, args in sent
+        )
     assert all(len(a) == len(b) == 32 for a, b in compared)  # digests, never token text
 
     # compare_digest's answer is the verdict: when it says "different", the token is refused.
@@ -467,10 +596,20 @@ async def test_tokens_are_looked_up_by_hash_and_compared_in_constant_time(
     assert ((dev[:-1] + "y").encode(), dev.encode()) in compared
 
 
-@pytest.mark.parametrize("value", [
-    b"Bearer ct_" + b"A" * 10_000, b"Bearer ct_\xe9\xe9", b"Bearer ct_abc def", b"Bearer \t",
-    b"Bearer ' OR 1=1 --", b"Bearer %00", b"bearer ct_x", b"Bearer ct_" + b"\xff" * 40,
-], ids=lambda v: repr(v)[:30])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"Bearer ct_" + b"A" * 10_000,
+        b"Bearer ct_\xe9\xe9",
+        b"Bearer ct_abc def",
+        b"Bearer \t",
+        b"Bearer ' OR 1=1 --",
+        b"Bearer %00",
+        b"bearer ct_x",
+        b"Bearer ct_" + b"\xff" * 40,
+    ],
+    ids=lambda v: repr(v)[:30],
+)
 async def test_odd_authorization_headers_are_401(
     client: httpx.AsyncClient, world: dict[str, Any], value: bytes
 ) -> None:
@@ -479,7 +618,9 @@ async def test_odd_authorization_headers_are_401(
 
 
 async def test_wrong_expired_revoked_and_underscoped_tokens_answer_problems(
-    client: httpx.AsyncClient, world: dict[str, Any], owner: asyncpg.Connection,
+    client: httpx.AsyncClient,
+    world: dict[str, Any],
+    owner: asyncpg.Connection,
     make_token: MakeToken,
 ) -> None:
     good = await make_token(T, "read")
@@ -505,14 +646,16 @@ async def test_wrong_expired_revoked_and_underscoped_tokens_answer_problems(
         ("POST", "/v1/exports", reader, 403),
     ]
     for method, url, token, status in cases:
-        r = await client.request(method, url, headers=bearer(token),
-                                 json={} if method == "POST" else None)
+        r = await client.request(
+            method, url, headers=bearer(token), json={} if method == "POST" else None
+        )
         if status == 200:
             assert r.status_code == 200, (url, r.text)
         else:
             problem(r, status)
-    assert (await owner.fetchrow("SELECT * FROM customers WHERE id = $1::uuid",
-                                 world["ann"]))["anonymized_at"] is None
+    assert (await owner.fetchrow("SELECT * FROM customers WHERE id = $1::uuid", world["ann"]))[
+        "anonymized_at"
+    ] is None
 
 
 @pytest.fixture
@@ -523,8 +666,12 @@ def captured(caplog: pytest.LogCaptureFixture) -> Iterator[list[dict[str, Any]]]
 
 
 async def test_tokens_never_appear_in_logs(
-    client: httpx.AsyncClient, world: dict[str, Any], owner: asyncpg.Connection,
-    make_token: MakeToken, captured: list[dict[str, Any]], caplog: pytest.LogCaptureFixture,
+    client: httpx.AsyncClient,
+    world: dict[str, Any],
+    owner: asyncpg.Connection,
+    make_token: MakeToken,
+    captured: list[dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     good = await make_token(T, "read", "write")
@@ -536,12 +683,14 @@ async def test_tokens_never_appear_in_logs(
     for token in (good, revoked, other, wrong, good[:-1] + "x"):
         await client.get(f"{BASE}/customers", headers=bearer(token))
         await client.get(f"{BASE}/customers", params={"limit": "bad"}, headers=bearer(token))
-        await client.put(f"{BASE}/customers/{world['ann']}/tags", json={"tags": ["nope!"]},
-                         headers=bearer(token))
+        await client.put(
+            f"{BASE}/customers/{world['ann']}/tags", json={"tags": ["nope!"]}, headers=bearer(token)
+        )
         await client.get(f"{BASE}/customers", headers={"Authorization": token})  # no scheme
     out, err = capfd.readouterr()
-    text = "\n".join([repr(captured), caplog.text, out, err,
-                      *(repr(r.__dict__) for r in caplog.records)])
+    text = "\n".join(
+        [repr(captured), caplog.text, out, err, *(repr(r.__dict__) for r in caplog.records)]
+    )
     assert any(e.get("event") == "auth.failed" for e in captured), captured  # capture works
     for secret in secrets_:
         assert secret not in text
@@ -554,8 +703,9 @@ async def test_failed_auth_limit_blocks_even_a_valid_token_and_only_that_client(
     app: FastAPI = build_app(settings.model_copy(update={"auth_failures_per_minute": 4}), db_url)
 
     def client_at(ip: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 999)),
-                                 base_url="http://api.test")
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(ip, 999)), base_url="http://api.test"
+        )
 
     async with app.router.lifespan_context(app):
         async with client_at("10.9.0.1") as honest:

@@ -80,9 +80,10 @@ async def test_dev_token_is_an_ops_token_with_every_scope(
     settings: Settings, db_url: str, owner: object
 ) -> None:
     app = build_app(settings.model_copy(update={"dev_token": "dev-secret-token"}), db_url)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api.test"
-    ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as c,
+    ):
         r = await c.get(LIST, headers=bearer("dev-secret-token"))
         assert r.status_code == 200
         r = await c.get("/v1/tenants/any-venue/tags", headers=bearer("dev-secret-token"))
@@ -94,19 +95,25 @@ async def test_repeated_failures_from_one_client_are_429(
     settings: Settings, db_url: str, owner: object
 ) -> None:
     app: FastAPI = build_app(settings.model_copy(update={"auth_failures_per_minute": 3}), db_url)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=("10.0.0.7", 1234)),
-        base_url="http://api.test",
-    ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("10.0.0.7", 1234)),
+            base_url="http://api.test",
+        ) as c,
+    ):
         for _ in range(3):
             _is_problem(await c.get(LIST, headers=bearer("ct_wrong")), 401)
         r = await c.get(LIST, headers=bearer("ct_wrong"))
         _is_problem(r, 429)
         assert int(r.headers["retry-after"]) >= 1
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=("10.0.0.8", 1234)),
-        base_url="http://api.test",
-    ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("10.0.0.8", 1234)),
+            base_url="http://api.test",
+        ) as c,
+    ):
         _is_problem(await c.get(LIST, headers=bearer("ct_wrong")), 401)  # another client
 
 

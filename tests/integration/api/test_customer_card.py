@@ -36,8 +36,13 @@ async def test_card_has_every_documented_field(
     assert card["newsletter"]["opt_in"] is False
     assert card["newsletter"]["source"] == "booking-widget"
     assert card["newsletter"]["updated_at"].startswith("2026-11-01T18:40")
-    assert card["counters"] == {"reservations": 1, "completed": 0, "no_shows": 2,
-                                "cancellations": 0, "forms": 0}
+    assert card["counters"] == {
+        "reservations": 1,
+        "completed": 0,
+        "no_shows": 2,
+        "cancellations": 0,
+        "forms": 0,
+    }
     assert card["flags"] == ["no_show"]
     (tag,) = card["tags"]
     assert tag["code"] == "no_show" and tag["origin"] == "auto" and tag["label"] == "No-show"
@@ -57,8 +62,12 @@ async def test_card_has_every_documented_field(
     ],
 )
 async def test_tag_labels_follow_the_requested_language(
-    client: httpx.AsyncClient, ctx: dict[str, Any], owner: Any, params: dict[str, str],
-    headers: dict[str, str], label: str,
+    client: httpx.AsyncClient,
+    ctx: dict[str, Any],
+    owner: Any,
+    params: dict[str, str],
+    headers: dict[str, str],
+    label: str,
 ) -> None:
     writer = {"Authorization": ctx["headers"]["Authorization"]}
     await owner.execute(
@@ -66,16 +75,18 @@ async def test_tag_labels_follow_the_requested_language(
         {"problem": {"origin": "manual", "added_at": "2026-11-01T00:00:00+00:00"}},
         ctx["ids"]["Chris"],
     )
-    r = await client.get(f"{BASE_URL}/customers/{ctx['ids']['Chris']}", params=params,
-                         headers={**writer, **headers})
+    r = await client.get(
+        f"{BASE_URL}/customers/{ctx['ids']['Chris']}", params=params, headers={**writer, **headers}
+    )
     assert r.json()["tags"][0]["label"] == label
 
 
 async def test_unknown_and_malformed_customer_ids(
     client: httpx.AsyncClient, ctx: dict[str, Any]
 ) -> None:
-    r = await client.get(f"{BASE_URL}/customers/00000000-0000-0000-0000-000000000000",
-                         headers=ctx["headers"])
+    r = await client.get(
+        f"{BASE_URL}/customers/00000000-0000-0000-0000-000000000000", headers=ctx["headers"]
+    )
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     r = await client.get(f"{BASE_URL}/customers/not-a-uuid", headers=ctx["headers"])
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
@@ -87,7 +98,11 @@ async def test_history_newest_first_and_paginated(
     url = f"{BASE_URL}/customers/{ctx['ids']['Ann']}/history"
     full = (await client.get(url, headers=ctx["headers"])).json()
     assert [e["type"] for e in full["items"]] == [
-        "contact.imported", "reservation.created", "reservation.created", "reservation.created"]
+        "contact.imported",
+        "reservation.created",
+        "reservation.created",
+        "reservation.created",
+    ]
     assert full["next_cursor"] is None
     assert set(full["items"][0]) == {"id", "type", "occurred_at", "source", "summary"}
     times = [e["occurred_at"] for e in full["items"]]
@@ -119,8 +134,9 @@ async def test_history_entry_in_full(client: httpx.AsyncClient, ctx: dict[str, A
     # The entry exists, but not under another customer.
     other = f"{BASE_URL}/customers/{ctx['ids']['Ann']}/history/{entry['id']}"
     assert (await client.get(other, headers=ctx["headers"])).status_code == 404
-    r = await client.get(f"{BASE_URL}/customers/00000000-0000-0000-0000-000000000000/history",
-                         headers=ctx["headers"])
+    r = await client.get(
+        f"{BASE_URL}/customers/00000000-0000-0000-0000-000000000000/history", headers=ctx["headers"]
+    )
     assert r.status_code == 404
 
 
@@ -152,8 +168,11 @@ async def test_lookup_by_email_or_any_phone_format(
 async def test_lookup_answers_flags_and_counters(
     client: httpx.AsyncClient, ctx: dict[str, Any]
 ) -> None:
-    r = await client.get(f"{BASE_URL}/customer-lookup",
-                         params={"email": "benoit.dubois@example.be"}, headers=ctx["headers"])
+    r = await client.get(
+        f"{BASE_URL}/customer-lookup",
+        params={"email": "benoit.dubois@example.be"},
+        headers=ctx["headers"],
+    )
     body = r.json()
     assert body["flags"] == ["no_show"] and body["counters"]["no_shows"] == 2
 
@@ -183,9 +202,15 @@ async def test_lookup_reads_national_numbers_in_the_tenant_region(
     await owner.execute("INSERT INTO tenants (tenant_id, region) VALUES ('le-bistrot', 'FR')")
     await seed(event(tenant="le-bistrot", email=None, phone="06 12 34 56 78"))
     headers = bearer(await make_token("le-bistrot", "read"))
-    r = await client.get("/v1/tenants/le-bistrot/customer-lookup",
-                         params={"phone": "06.12.34.56.78"}, headers=headers)
+    r = await client.get(
+        "/v1/tenants/le-bistrot/customer-lookup",
+        params={"phone": "06.12.34.56.78"},
+        headers=headers,
+    )
     assert r.status_code == 200
-    r = await client.get("/v1/tenants/le-bistrot/customer-lookup",
-                         params={"phone": "+33 6 12 34 56 78"}, headers=headers)
+    r = await client.get(
+        "/v1/tenants/le-bistrot/customer-lookup",
+        params={"phone": "+33 6 12 34 56 78"},
+        headers=headers,
+    )
     assert r.status_code == 200

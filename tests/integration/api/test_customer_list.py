@@ -71,7 +71,9 @@ def _at(minutes: int) -> str:
     ],
 )
 async def test_each_filter_returns_exactly_the_matching_customers(
-    client: httpx.AsyncClient, headers: dict[str, str], params: dict[str, Any],
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    params: dict[str, Any],
     expected: list[str],
 ) -> None:
     assert await _firsts(client, headers, **params) == expected
@@ -110,8 +112,9 @@ async def test_list_items_carry_the_summary_fields(
 async def test_include_total_counts_every_match_not_the_page(
     client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    r = await client.get(URL, params={"include_total": "true", "limit": 1,
-                                      "language": ["nl", "fr"]}, headers=headers)
+    r = await client.get(
+        URL, params={"include_total": "true", "limit": 1, "language": ["nl", "fr"]}, headers=headers
+    )
     body = r.json()
     assert body["total"] == 3 and len(body["items"]) == 1 and body["next_cursor"]
 
@@ -119,18 +122,24 @@ async def test_include_total_counts_every_match_not_the_page(
 async def test_anonymised_customers_are_not_listed(
     client: httpx.AsyncClient, headers: dict[str, str], owner: Any
 ) -> None:
-    await owner.execute(
-        "UPDATE customers SET anonymized_at = now() WHERE first_name = 'Chris'"
-    )
+    await owner.execute("UPDATE customers SET anonymized_at = now() WHERE first_name = 'Chris'")
     assert await _firsts(client, headers) == ["Dirk", "Benoit", "Ann"]
 
 
 @pytest.mark.parametrize(
     "params",
     [
-        {"limit": 0}, {"limit": 201}, {"limit": "x"}, {"newsletter": "maybe"},
-        {"sort": "email"}, {"first_contact_from": "yesterday"}, {"min_reservations": -1},
-        {"language": "dutch"}, {"tag": "Not A Tag"}, {"q": ""}, {"include_total": "perhaps"},
+        {"limit": 0},
+        {"limit": 201},
+        {"limit": "x"},
+        {"newsletter": "maybe"},
+        {"sort": "email"},
+        {"first_contact_from": "yesterday"},
+        {"min_reservations": -1},
+        {"language": "dutch"},
+        {"tag": "Not A Tag"},
+        {"q": ""},
+        {"include_total": "perhaps"},
     ],
 )
 async def test_bad_filters_are_422_problems_naming_the_field(
@@ -145,7 +154,10 @@ async def test_bad_filters_are_422_problems_naming_the_field(
 
 
 async def _walk(
-    client: httpx.AsyncClient, headers: dict[str, str], sort: str, limit: int,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sort: str,
+    limit: int,
     between_pages: Any = None,
 ) -> list[str]:
     ids: list[str] = []
@@ -169,16 +181,31 @@ async def _walk(
 @pytest.fixture
 async def many(seed: Seed, make_token: MakeToken) -> dict[str, str]:
     # 23 customers; several share the same contact time, so the id must break ties.
-    await seed(*(
-        event(email=f"guest{i:02d}@example.be", phone=None, at=i // 4,
-              contact={"first_name": f"G{i % 5}", "last_name": "Same" if i % 3 else f"N{i}"})
-        for i in range(23)
-    ))
+    await seed(
+        *(
+            event(
+                email=f"guest{i:02d}@example.be",
+                phone=None,
+                at=i // 4,
+                contact={"first_name": f"G{i % 5}", "last_name": "Same" if i % 3 else f"N{i}"},
+            )
+            for i in range(23)
+        )
+    )
     return bearer(await make_token(T, "read"))
 
 
-@pytest.mark.parametrize("sort", ["-last_contact_at", "last_contact_at", "first_contact_at",
-                                  "-first_contact_at", "name", "-name"])
+@pytest.mark.parametrize(
+    "sort",
+    [
+        "-last_contact_at",
+        "last_contact_at",
+        "first_contact_at",
+        "-first_contact_at",
+        "name",
+        "-name",
+    ],
+)
 async def test_pages_cover_the_list_once_in_order(
     client: httpx.AsyncClient, many: dict[str, str], sort: str
 ) -> None:
@@ -219,11 +246,12 @@ async def test_tampered_or_foreign_cursors_are_422(
     r = await client.get(URL, params={"cursor": cursor, "sort": "name"}, headers=many)
     assert r.status_code == 422
     # Another tenant's cursor is refused, even with a token good for both (ops).
-    await seed(event(tenant=OTHER, email="x@example.be", at=1),
-               event(tenant=OTHER, email="y@example.be", at=2))
+    await seed(
+        event(tenant=OTHER, email="x@example.be", at=1),
+        event(tenant=OTHER, email="y@example.be", at=2),
+    )
     ops = bearer(await make_token("*", "read"))
-    r = await client.get(f"/v1/tenants/{OTHER}/customers", params={"cursor": cursor},
-                         headers=ops)
+    r = await client.get(f"/v1/tenants/{OTHER}/customers", params={"cursor": cursor}, headers=ops)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "cursor"
 
@@ -231,8 +259,11 @@ async def test_tampered_or_foreign_cursors_are_422(
 @pytest.mark.parametrize("sort", ["-last_contact_at", "first_contact_at", "name"])
 @pytest.mark.parametrize("walk", [1, 5, 10_000])
 async def test_q_pages_are_the_same_whether_the_walk_or_the_index_finds_them(
-    client: httpx.AsyncClient, many: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-    sort: str, walk: int,
+    client: httpx.AsyncClient,
+    many: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    sort: str,
+    walk: int,
 ) -> None:
     """q walks the first Q_WALK rows in sort order and keeps a full page; otherwise the trigram
     index answers. Whichever answers, the pages are the list's own order, filtered."""
@@ -278,8 +309,12 @@ async def test_the_walk_tests_q_and_the_filters_as_the_index_path_does(
     try:
         async with conn.transaction():
             await conn.execute("SELECT set_config('contacts.tenant_id', $1, true)", T)
-            pages = [await customers._page(conn, T, filters, "BE", "last_contact_at", True, None,
-                                           100, walk=walk) for walk in (10_000, None)]
+            pages = [
+                await customers._page(
+                    conn, T, filters, "BE", "last_contact_at", True, None, 100, walk=walk
+                )
+                for walk in (10_000, None)
+            ]
     finally:
         await conn.close()
     walked, indexed = ([r["first_name"] for r in page] for page in pages)

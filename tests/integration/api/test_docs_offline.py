@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 # Anything that names a place to load from: attributes, CSS url(), and JS string literals.
-URLS = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url\(\s*["']?([^"')]+)|["'](https?://[^"']+|//[^"']+)["']""")
+URLS = re.compile(
+    r"""(?:src|href)\s*=\s*["']([^"']+)["']|url\(\s*["']?([^"')]+)|["'](https?://[^"']+|//[^"']+)["']"""
+)
 
 
 def named_urls(html: str) -> set[str]:

@@ -36,20 +36,30 @@ async def _worker_runs(settings: Settings, db_url: str, export_id: str) -> None:
 
 
 async def _list_ids(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> set[str]:
-    r = await client.get(f"/v1/tenants/{T}/customers", params={**params, "limit": 200},
-                         headers={**headers})
+    r = await client.get(
+        f"/v1/tenants/{T}/customers", params={**params, "limit": 200}, headers={**headers}
+    )
     assert r.status_code == 200, r.text
     return {item["id"] for item in r.json()["items"]}
 
 
 @pytest.mark.parametrize(
     "filters",
-    [{}, {"language": ["nl"]}, {"newsletter": "true"}, {"tag": ["no_show"]},
-     {"min_reservations": 2}, {"q": "ann"}],
+    [
+        {},
+        {"language": ["nl"]},
+        {"newsletter": "true"},
+        {"tag": ["no_show"]},
+        {"min_reservations": 2},
+        {"q": "ann"},
+    ],
     ids=["all", "dutch", "subscribers", "no-shows", "regulars", "fuzzy"],
 )
 async def test_export_has_exactly_the_rows_of_the_list(
-    client: httpx.AsyncClient, headers: dict[str, str], settings: Settings, db_url: str,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    settings: Settings,
+    db_url: str,
     filters: dict[str, Any],
 ) -> None:
     r = await client.post(f"/v1/tenants/{T}/exports", json={"filters": filters}, headers=headers)
@@ -76,8 +86,9 @@ async def test_create_puts_a_request_on_the_export_topic(
     client: httpx.AsyncClient, headers: dict[str, str], settings: Settings, stack: Stack
 ) -> None:
     topics = await create_topics(stack.bootstrap, settings.topic_prefix)
-    r = await client.post(f"/v1/tenants/{T}/exports", json={"delimiter": ";", "bom": True},
-                          headers=headers)
+    r = await client.post(
+        f"/v1/tenants/{T}/exports", json={"delimiter": ";", "bom": True}, headers=headers
+    )
     export_id = r.json()["export_id"]
     messages = await consume_all(stack.bootstrap, topics.export_requests, expect=1, timeout=20)
     assert [orjson.loads(m.value)["export_id"] for m in messages] == [export_id]
@@ -87,10 +98,12 @@ async def test_create_puts_a_request_on_the_export_topic(
 async def test_export_errors(
     client: httpx.AsyncClient, headers: dict[str, str], make_token: MakeToken
 ) -> None:
-    bad = await client.post(f"/v1/tenants/{T}/exports",
-                            json={"filters": {"language": ["dutch"]}}, headers=headers)
-    unknown_field = await client.post(f"/v1/tenants/{T}/exports",
-                                      json={"filters": {"colour": "red"}}, headers=headers)
+    bad = await client.post(
+        f"/v1/tenants/{T}/exports", json={"filters": {"language": ["dutch"]}}, headers=headers
+    )
+    unknown_field = await client.post(
+        f"/v1/tenants/{T}/exports", json={"filters": {"colour": "red"}}, headers=headers
+    )
     reader = bearer(await make_token(T, "read"))
     no_scope = await client.post(f"/v1/tenants/{T}/exports", json={}, headers=reader)
     other = bearer(await make_token(OTHER, "export"))
@@ -109,8 +122,10 @@ async def test_another_tenants_export_is_not_found(
     r = await client.post(f"/v1/tenants/{T}/exports", json={}, headers=headers)
     export_id = r.json()["export_id"]
     other = bearer(await make_token(OTHER, "export", "read"))
-    for path in (f"/v1/tenants/{OTHER}/exports/{export_id}",
-                 f"/v1/tenants/{OTHER}/exports/{export_id}/download"):
+    for path in (
+        f"/v1/tenants/{OTHER}/exports/{export_id}",
+        f"/v1/tenants/{OTHER}/exports/{export_id}/download",
+    ):
         assert (await client.get(path, headers=other)).status_code == 404
 
 
@@ -119,8 +134,9 @@ async def test_ops_export_for_all_tenants(
 ) -> None:
     ops = bearer(await make_token("*", "export", "read"))
     venue = bearer(await make_token(T, "export"))
-    r = await client.post("/v1/exports", json={"tenants": "*", "filters": {"language": ["fr"]}},
-                          headers=ops)
+    r = await client.post(
+        "/v1/exports", json={"tenants": "*", "filters": {"language": ["fr"]}}, headers=ops
+    )
     refused = await client.post("/v1/exports", json={"tenants": "*"}, headers=venue)
 
     assert r.status_code == 202, r.text

@@ -33,9 +33,12 @@ async def test_no_generated_request_gets_a_server_error(
 
     def send(kwargs: dict[str, Any]) -> httpx.Response:
         request = client.request(
-            kwargs["method"], kwargs["url"], params=kwargs.get("params"),
+            kwargs["method"],
+            kwargs["url"],
+            params=kwargs.get("params"),
             headers={**(kwargs.get("headers") or {}), **auth},
-            json=kwargs.get("json"), content=kwargs.get("data"),
+            json=kwargs.get("json"),
+            content=kwargs.get("data"),
         )
         return asyncio.run_coroutine_threadsafe(request, loop).result(timeout=30)
 
@@ -43,8 +46,12 @@ async def test_no_generated_request_gets_a_server_error(
         for result in schema.get_all_operations():
             operation = result.ok()  # type: ignore[union-attr]  # an Err fails the test
 
-            @settings(max_examples=30, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=30,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy())
             def check(case: Any) -> None:
                 kwargs = case.as_transport_kwargs(base_url="http://api.test")

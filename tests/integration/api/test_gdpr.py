@@ -16,6 +16,8 @@ from tests.support.gdpr import EMAIL, PHONE, SECRETS, person_events, pg_dump, sc
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 T = "brasserie-leopold"
 URL = f"/v1/tenants/{T}"
+
+
 @pytest.fixture
 async def person(client: httpx.AsyncClient, seed: Seed, make_token: MakeToken) -> dict[str, Any]:
     await seed(*person_events())
@@ -47,20 +49,27 @@ async def test_erasure_leaves_nothing_of_the_person(
     card = (await client.get(url, headers=person["headers"])).json()
     assert card["anonymized"] is True and card["anonymized_at"]
     assert [card[k] for k in ("first_name", "last_name", "email", "phone", "language")] == [
-        None] * 5
-    assert card["counters"] == {"reservations": 1, "completed": 1, "no_shows": 0,
-                                "cancellations": 1, "forms": 1}
+        None
+    ] * 5
+    assert card["counters"] == {
+        "reservations": 1,
+        "completed": 1,
+        "no_shows": 0,
+        "cancellations": 1,
+        "forms": 1,
+    }
     assert card["first_contact_at"] and card["last_contact_at"]
     history = (await client.get(f"{url}/history", headers=person["headers"])).json()["items"]
     assert len(history) == 5  # entries and dates stay, free text goes
     for entry in history:
-        full = (await client.get(f"{url}/history/{entry['id']}", headers=person["headers"]))
+        full = await client.get(f"{url}/history/{entry['id']}", headers=person["headers"])
         data = full.json()["data"]
         assert not {"notes", "message", "subject", "reason", "note", "external_id"} & set(data)
     listed = (await client.get(f"{URL}/customers", headers=person["headers"])).json()["items"]
     assert [i["email"] for i in listed] == ["someone.else@example.be"]
-    r = await client.get(f"{URL}/customer-lookup", params={"email": EMAIL},
-                         headers=person["headers"])
+    r = await client.get(
+        f"{URL}/customer-lookup", params={"email": EMAIL}, headers=person["headers"]
+    )
     assert r.status_code == 404
 
 
@@ -82,8 +91,9 @@ async def test_older_events_are_suppressed_and_newer_ones_start_afresh(
     after = event(email=EMAIL, phone=None, at=datetime.now(UTC) + timedelta(minutes=5))
     report = await seed(after)
     assert (report.suppressed, report.created) == (0, 1)
-    count = await owner.fetchval("SELECT count(*) FROM customers WHERE email = $1",
-                                 "zorglub.vdv@example.be")
+    count = await owner.fetchval(
+        "SELECT count(*) FROM customers WHERE email = $1", "zorglub.vdv@example.be"
+    )
     assert count == 1
 
 

@@ -46,15 +46,23 @@ def _leaks(text: str) -> list[str]:
 
 
 async def test_after_erasure_nothing_of_the_person_remains_anywhere(
-    client: httpx.AsyncClient, make_token: MakeToken, owner: asyncpg.Connection,
-    settings: Settings, stack: Stack, db_url: str, topic_prefix: str, tmp_path: Path,
-    api_logs: list[dict[str, Any]], caplog: pytest.LogCaptureFixture,
+    client: httpx.AsyncClient,
+    make_token: MakeToken,
+    owner: asyncpg.Connection,
+    settings: Settings,
+    stack: Stack,
+    db_url: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    api_logs: list[dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     topics = await create_topics(stack.bootstrap, topic_prefix)
     log_path = tmp_path / "ingest.log"
-    worker = IngestProcess(db_url, stack.bootstrap, topic_prefix, log_path,
-                           CONTACTS_LOG_LEVEL="DEBUG")
+    worker = IngestProcess(
+        db_url, stack.bootstrap, topic_prefix, log_path, CONTACTS_LOG_LEVEL="DEBUG"
+    )
     worker.start()
     try:
         docs = _person_events()
@@ -65,15 +73,16 @@ async def test_after_erasure_nothing_of_the_person_remains_anywhere(
 
         await wait_for(applied, timeout=90)
         headers = bearer(await make_token(T, "read", "write", "export", "gdpr"))
-        found = await client.get(f"{BASE}/customer-lookup", params={"email": EMAIL,
-                                                                  "phone": PHONE},
-                                 headers=headers)
+        found = await client.get(
+            f"{BASE}/customer-lookup", params={"email": EMAIL, "phone": PHONE}, headers=headers
+        )
         assert found.status_code == 200, found.text
         person = found.json()["id"]
         card = await client.get(f"{BASE}/customers/{person}", headers=headers)
         assert card.json()["first_name"] == "Zorglub"
-        assert (await client.get(f"{BASE}/customers/{person}/data-export",
-                                 headers=headers)).status_code == 200
+        assert (
+            await client.get(f"{BASE}/customers/{person}/data-export", headers=headers)
+        ).status_code == 200
         await client.get(f"{BASE}/customers", params={"q": "Zorglub"}, headers=headers)
         before = await export_via_api(client, headers, settings, db_url)
         assert _leaks(before.decode())  # the check below can see the person
@@ -86,16 +95,20 @@ async def test_after_erasure_nothing_of_the_person_remains_anywhere(
         await produce(stack.bootstrap, topics.site_events, [event_bytes(late)])
 
         async def suppressed() -> bool:
-            return bool(await owner.fetchval(
-                "SELECT count(*) FROM processed_events WHERE event_id = $1::uuid",
-                late["event_id"]))
+            return bool(
+                await owner.fetchval(
+                    "SELECT count(*) FROM processed_events WHERE event_id = $1::uuid",
+                    late["event_id"],
+                )
+            )
 
         await wait_for(suppressed, timeout=60)
         after = await export_via_api(client, headers, settings, db_url)
         assert b"someone.else@example.be" in after
         assert _leaks(after.decode()) == []
-        lookup = await client.get(f"{BASE}/customer-lookup", params={"email": EMAIL},
-                                  headers=headers)
+        lookup = await client.get(
+            f"{BASE}/customer-lookup", params={"email": EMAIL}, headers=headers
+        )
         assert lookup.status_code == 404
         listed = await client.get(f"{BASE}/customers", params={"q": "Zorglub"}, headers=headers)
         assert listed.json()["items"] == []

@@ -39,7 +39,6 @@ MESSY = (
 ).encode("cp1252")
 
 
-
 def _personal_values(data: bytes) -> tuple[list[str], list[str], list[str]]:
     """Every name, email and phone of a file shaped like MESSY, as written in it."""
     rows = list(csv.DictReader(io.StringIO(data.decode("cp1252")), delimiter=";"))
@@ -73,8 +72,11 @@ def _echoed_personal_values(text: str, data: bytes = MESSY) -> list[str]:
     found: list[str] = []
     for value in names:
         spellings = {value.strip(), _unaccented(value.strip())}
-        if any(re.search(rf"(?<!\w){re.escape(v)}(?!\w)", s, re.IGNORECASE)
-               for v in spellings for s in strings):
+        if any(
+            re.search(rf"(?<!\w){re.escape(v)}(?!\w)", s, re.IGNORECASE)
+            for v in spellings
+            for s in strings
+        ):
             found.append(value)
     for value in emails:
         address = value.strip().lower()
@@ -96,11 +98,21 @@ async def test_the_personal_data_check_sees_every_value_of_the_file() -> None:
     assert len(names) == 9 and len(emails) == 3 and len(phones) == 2
     for value in [*names, *emails, *phones]:
         assert _echoed_personal_values(orjson.dumps({"message": f"row 2: {value}"}).decode())
-    for spelling in ["helene", "HÉLÈNE", "helene.dupre@example.be", "Ann.Zeeman", "piet",
-                     "+32470556677", "0470556677", "486 12 34 56", "+32 486 12 34 56"]:
+    for spelling in [
+        "helene",
+        "HÉLÈNE",
+        "helene.dupre@example.be",
+        "Ann.Zeeman",
+        "piet",
+        "+32470556677",
+        "0470556677",
+        "486 12 34 56",
+        "+32 486 12 34 56",
+    ]:
         assert _echoed_personal_values(orjson.dumps({"x": [spelling]}).decode()), spelling
-    assert _echoed_personal_values(orjson.dumps({"rows": 4, "code": "email.invalid"}).decode()
-                                   ) == []
+    assert (
+        _echoed_personal_values(orjson.dumps({"rows": 4, "code": "email.invalid"}).decode()) == []
+    )
 
 
 @pytest.fixture
@@ -115,7 +127,8 @@ def _csv(headers: dict[str, str]) -> dict[str, str]:
 
 async def _counts(owner: asyncpg.Connection) -> tuple[int, int]:
     row = await owner.fetchrow(
-        "SELECT (SELECT count(*) FROM customers) AS c, (SELECT count(*) FROM history) AS h")
+        "SELECT (SELECT count(*) FROM customers) AS c, (SELECT count(*) FROM history) AS h"
+    )
     return row["c"], row["h"]
 
 
@@ -148,8 +161,11 @@ async def test_dry_run_reports_every_error_and_writes_nothing(
     assert (report["would_create"], report["would_update"], report["unchanged"]) == (2, 0, 1)
     assert report["import_id"] is None and report["published"] == 0
     codes = {(e["row"], e["column"], e["code"]) for e in report["errors"]}
-    assert codes == {(4, "email", "email.invalid"), (4, "newsletter_opt_in", "newsletter.invalid"),
-                     (4, "first_contact_at", "date.invalid")}
+    assert codes == {
+        (4, "email", "email.invalid"),
+        (4, "newsletter_opt_in", "newsletter.invalid"),
+        (4, "first_contact_at", "date.invalid"),
+    }
     assert _echoed_personal_values(r.text) == []  # the report never repeats personal data
     assert report["ignored_columns"] == ["Opmerking"]
     assert await _counts(owner) == before
@@ -157,8 +173,12 @@ async def test_dry_run_reports_every_error_and_writes_nothing(
 
 
 async def test_real_run_publishes_changing_rows_and_reimport_changes_nothing(
-    client: httpx.AsyncClient, headers: dict[str, str], owner: asyncpg.Connection,
-    stack: Stack, settings: Settings, seed: Seed,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    owner: asyncpg.Connection,
+    stack: Stack,
+    settings: Settings,
+    seed: Seed,
 ) -> None:
     await create_topics(stack.bootstrap, settings.topic_prefix)
     r = await client.post(URL, content=MESSY, headers=_csv(headers))
@@ -170,16 +190,20 @@ async def test_real_run_publishes_changing_rows_and_reimport_changes_nothing(
 
     await _ingest_published(stack, settings, seed, expect=2)
     state = (await client.get(f"{URL}/{import_id}", headers=headers)).json()
-    helene = await owner.fetchrow("SELECT * FROM customers WHERE email = $1",
-                                  "helene.dupre@example.be")
+    helene = await owner.fetchrow(
+        "SELECT * FROM customers WHERE email = $1", "helene.dupre@example.be"
+    )
     again = await client.post(URL, content=MESSY, headers=_csv(headers))
 
     assert (state["state"], state["applied"], state["invalid"]) == ("done", 2, 1)
     assert len(state["errors"]) == 3
     assert _echoed_personal_values(orjson.dumps(state).decode()) == []
     assert _echoed_personal_values(again.text) == []
-    assert (helene["first_name"], helene["language"], helene["newsletter"]) == ("Hélène", "fr",
-                                                                                  True)
+    assert (helene["first_name"], helene["language"], helene["newsletter"]) == (
+        "Hélène",
+        "fr",
+        True,
+    )
     assert helene["phone"] == "+32470556677"
     brussels_midnight = datetime(2024, 2, 3, tzinfo=ZoneInfo("Europe/Brussels"))
     assert helene["first_contact_at"] == brussels_midnight
@@ -188,8 +212,11 @@ async def test_real_run_publishes_changing_rows_and_reimport_changes_nothing(
 
 
 async def test_export_then_import_back_changes_nothing(
-    client: httpx.AsyncClient, headers: dict[str, str], owner: asyncpg.Connection,
-    db_url: str, settings: Settings,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    owner: asyncpg.Connection,
+    db_url: str,
+    settings: Settings,
 ) -> None:
     for options in ({"delimiter": ",", "bom": False}, {"delimiter": ";", "bom": True}):
         r = await client.post(f"/v1/tenants/{T}/exports", json=options, headers=headers)
@@ -199,8 +226,9 @@ async def test_export_then_import_back_changes_nothing(
         data = export_path(Path(settings.exports_path), T, export_id).read_bytes()
         before = await _counts(owner)
 
-        dry = (await client.post(URL, params={"dry_run": "true"}, content=data,
-                                 headers=_csv(headers))).json()
+        dry = (
+            await client.post(URL, params={"dry_run": "true"}, content=data, headers=_csv(headers))
+        ).json()
         real = await client.post(URL, content=data, headers=_csv(headers))
 
         assert (dry["rows"], dry["invalid"]) == (4, 0), dry["errors"]
@@ -212,17 +240,30 @@ async def test_export_then_import_back_changes_nothing(
 async def test_multipart_upload_and_errors(
     client: httpx.AsyncClient, headers: dict[str, str], make_token: MakeToken
 ) -> None:
-    multipart = await client.post(URL, params={"dry_run": "true"}, headers=headers,
-                                  files={"file": ("old.csv", MESSY, "text/csv")})
-    no_identity = await client.post(URL, params={"dry_run": "true"},
-                                    content=b"Voornaam;Achternaam\nAn;P\n", headers=_csv(headers))
+    multipart = await client.post(
+        URL,
+        params={"dry_run": "true"},
+        headers=headers,
+        files={"file": ("old.csv", MESSY, "text/csv")},
+    )
+    no_identity = await client.post(
+        URL,
+        params={"dry_run": "true"},
+        content=b"Voornaam;Achternaam\nAn;P\n",
+        headers=_csv(headers),
+    )
     unknown_id = await client.post(
-        URL, params={"dry_run": "true"}, headers=_csv(headers),
-        content=f"customer_id,email\n{uuid.uuid4()},ann.zeeman@example.be\n".encode())
-    wrong_type = await client.post(URL, content=b"{}", headers={**headers,
-                                                               "content-type": "application/json"})
-    too_big = await client.post(URL, content=b"x", headers={**_csv(headers),
-                                                            "content-length": str(2**40)})
+        URL,
+        params={"dry_run": "true"},
+        headers=_csv(headers),
+        content=f"customer_id,email\n{uuid.uuid4()},ann.zeeman@example.be\n".encode(),
+    )
+    wrong_type = await client.post(
+        URL, content=b"{}", headers={**headers, "content-type": "application/json"}
+    )
+    too_big = await client.post(
+        URL, content=b"x", headers={**_csv(headers), "content-length": str(2**40)}
+    )
     reader = bearer(await make_token(T, "read"))
     no_scope = await client.post(URL, content=MESSY, headers=_csv(reader))
 
@@ -234,5 +275,3 @@ async def test_multipart_upload_and_errors(
     assert no_scope.status_code == 403
     for r in (no_identity, wrong_type, too_big, no_scope):
         assert r.headers["content-type"].startswith("application/problem+json")
-
-

@@ -15,16 +15,27 @@ from tests.support.api import MakeToken, Seed, api_url, bearer
 from tests.support.venues import OTHER, T, venue_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-TABLES = ["tenants", "customers", "history", "consent_ledger", "suppressions",
-          "processed_events", "tenant_tags"]
+TABLES = [
+    "tenants",
+    "customers",
+    "history",
+    "consent_ledger",
+    "suppressions",
+    "processed_events",
+    "tenant_tags",
+]
 
 
 @pytest.fixture
-async def ids(client: httpx.AsyncClient, seed: Seed, make_token: MakeToken,
-              owner: asyncpg.Connection) -> dict[str, str]:
+async def ids(
+    client: httpx.AsyncClient, seed: Seed, make_token: MakeToken, owner: asyncpg.Connection
+) -> dict[str, str]:
     await seed(*venue_events())
-    await owner.execute("INSERT INTO tenant_tags VALUES ($1, 'secret_tag', $2)", OTHER,
-                        {"nl": "x", "fr": "x", "en": "x"})
+    await owner.execute(
+        "INSERT INTO tenant_tags VALUES ($1, 'secret_tag', $2)",
+        OTHER,
+        {"nl": "x", "fr": "x", "en": "x"},
+    )
     await owner.execute("INSERT INTO suppressions VALUES ($1, '\\x01', now())", OTHER)
     eva = await owner.fetchrow("SELECT id FROM customers WHERE tenant_id = $1", OTHER)
     assert eva is not None
@@ -60,7 +71,9 @@ async def test_a_token_of_one_tenant_is_403_on_every_route_of_another(
 
 
 async def test_another_tenants_ids_under_ones_own_tenant_are_404(
-    client: httpx.AsyncClient, ids: dict[str, str], make_token: MakeToken,
+    client: httpx.AsyncClient,
+    ids: dict[str, str],
+    make_token: MakeToken,
     owner: asyncpg.Connection,
 ) -> None:
     token = bearer(await make_token(T, "read", "write", "gdpr"))
@@ -88,8 +101,14 @@ async def test_api_role_without_a_tenant_sees_no_row(
 ) -> None:
     for table in TABLES:
         assert await owner.fetchval(f"SELECT count(*) FROM {table}") > 0, table
-    for table in ("tenants", "customers", "history", "consent_ledger", "suppressions",
-                  "tenant_tags"):
+    for table in (
+        "tenants",
+        "customers",
+        "history",
+        "consent_ledger",
+        "suppressions",
+        "tenant_tags",
+    ):
         assert await api_conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
     async with api_conn.transaction():
         await api_conn.execute("SELECT set_config('contacts.tenant_id', '', true)")
@@ -103,10 +122,12 @@ async def test_api_role_with_a_tenant_sees_and_writes_only_that_tenant(
         await api_conn.execute("SELECT set_config('contacts.tenant_id', $1, true)", T)
         tenants = await api_conn.fetch("SELECT DISTINCT tenant_id FROM customers")
         assert [r["tenant_id"] for r in tenants] == [T]
-        assert await api_conn.fetchval("SELECT count(*) FROM history WHERE tenant_id = $1",
-                                       OTHER) == 0
+        assert (
+            await api_conn.fetchval("SELECT count(*) FROM history WHERE tenant_id = $1", OTHER) == 0
+        )
         updated = await api_conn.execute(
-            "UPDATE customers SET tags = '{vip}' WHERE id = $1::uuid", ids["eva"])
+            "UPDATE customers SET tags = '{vip}' WHERE id = $1::uuid", ids["eva"]
+        )
         assert updated == "UPDATE 0"
         with pytest.raises(asyncpg.InsufficientPrivilegeError):  # WITH CHECK
             await api_conn.execute("INSERT INTO tenant_tags VALUES ($1, 'x', '{}')", OTHER)
@@ -143,11 +164,17 @@ async def test_api_role_attributes(api_conn: asyncpg.Connection) -> None:
     role = await api_conn.fetchrow("SELECT * FROM pg_roles WHERE rolname = current_user")
     assert role is not None
     assert role["rolname"] == "contacts_api"
-    assert not (role["rolsuper"] or role["rolbypassrls"] or role["rolinherit"]
-                or role["rolcreaterole"] or role["rolcreatedb"])
+    assert not (
+        role["rolsuper"]
+        or role["rolbypassrls"]
+        or role["rolinherit"]
+        or role["rolcreaterole"]
+        or role["rolcreatedb"]
+    )
     owned = await api_conn.fetchval(
         "SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles"
-        " WHERE rolname = 'contacts_api')")
+        " WHERE rolname = 'contacts_api')"
+    )
     assert owned == 0
 
 
@@ -169,8 +196,12 @@ async def test_the_search_function_answers_only_the_transactions_tenant(
     everything = "SELECT id FROM contacts_matching('%', '', NULL)"
     assert await api_conn.fetch(everything) == []
     for tenant in (T, OTHER):
-        expected = {r["id"] for r in await owner.fetch(
-            "SELECT id FROM customers WHERE tenant_id = $1 AND anonymized_at IS NULL", tenant)}
+        expected = {
+            r["id"]
+            for r in await owner.fetch(
+                "SELECT id FROM customers WHERE tenant_id = $1 AND anonymized_at IS NULL", tenant
+            )
+        }
         async with api_conn.transaction():
             await api_conn.execute("SELECT set_config('contacts.tenant_id', $1, true)", tenant)
             assert {r["id"] for r in await api_conn.fetch(everything)} == expected

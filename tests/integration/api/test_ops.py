@@ -16,8 +16,10 @@ DOWN_DSN = f"postgresql://contacts_api:@127.0.0.1:{free_port()}/nowhere"
 
 
 def _client(app: object) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
-                             base_url="http://api.test")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+        base_url="http://api.test",
+    )
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
@@ -29,8 +31,9 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
 
 
 async def test_readyz_is_503_when_the_broker_is_down(settings: Settings, db_url: str) -> None:
-    app = build_app(settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"}),
-                    db_url)
+    app = build_app(
+        settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"}), db_url
+    )
     async with app.router.lifespan_context(app), _client(app) as c:
         r = await c.get("/readyz")
     assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
@@ -38,8 +41,9 @@ async def test_readyz_is_503_when_the_broker_is_down(settings: Settings, db_url:
 
 
 async def test_without_database_routes_answer_503_never_500(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"dev_token": "dev"}), dsn=DOWN_DSN,
-                     api_dsn=DOWN_DSN)
+    app = create_app(
+        settings.model_copy(update={"dev_token": "dev"}), dsn=DOWN_DSN, api_dsn=DOWN_DSN
+    )
     async with app.router.lifespan_context(app), _client(app) as c:
         assert (await c.get("/healthz")).status_code == 200
         r = await c.get("/readyz")
@@ -62,14 +66,17 @@ async def test_metrics_count_requests_by_route_template(
     client: httpx.AsyncClient, make_token: MakeToken
 ) -> None:
     token = bearer(await make_token(T, "read"))
-    await client.get(f"/v1/tenants/{T}/customers/00000000-0000-0000-0000-000000000001",
-                     headers=token)
+    await client.get(
+        f"/v1/tenants/{T}/customers/00000000-0000-0000-0000-000000000001", headers=token
+    )
     await client.get("/nope")
     r = await client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    assert ('contacts_http_requests_total{method="GET",'
-            'route="/v1/tenants/{tenant}/customers/{customer_id}",status="404"} 1.0') in text
+    assert (
+        'contacts_http_requests_total{method="GET",'
+        'route="/v1/tenants/{tenant}/customers/{customer_id}",status="404"} 1.0'
+    ) in text
     assert 'route="unmatched"' in text
     assert "contacts_http_request_duration_seconds_bucket" in text
     assert "00000000-0000-0000-0000-000000000001" not in text
@@ -96,7 +103,9 @@ async def test_openapi_documents_every_route_with_its_errors(client: httpx.Async
         ("get", "/v1/tenants/{tenant}/imports/template.csv"),
         ("post", "/v1/tenants/{tenant}/imports"),
         ("get", "/v1/tenants/{tenant}/imports/{import_id}"),
-        ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
     }
     assert {(m, p) for p, ops in paths.items() for m in ops} == expected
     for path, ops in paths.items():

@@ -77,14 +77,19 @@ CONFIG = {
 # Known and reported, not fixed here (services/common/segments.py): the date filters also take a
 # unix timestamp (pydantic's lax mode reads 0 or "1700000000" as a date), which the schema
 # (`format: date-time`) does not say. Accepting it is harmless; such findings are counted apart.
-KNOWN = re.compile(r"Schema-violating request accepted\n\n(?:(?!\n\n).)*Invalid component:"
-                   r"(?:(?!\n\n).)*(first|last)_contact_(from|to)", re.S)
-ROOTS = frozenset({
-    "GET /v1/tenants/{tenant}/customers",
-    "POST /v1/tenants/{tenant}/exports",
-    "POST /v1/tenants/{tenant}/imports",
-    "POST /v1/tenants/{tenant}/tags",
-})
+KNOWN = re.compile(
+    r"Schema-violating request accepted\n\n(?:(?!\n\n).)*Invalid component:"
+    r"(?:(?!\n\n).)*(first|last)_contact_(from|to)",
+    re.S,
+)
+ROOTS = frozenset(
+    {
+        "GET /v1/tenants/{tenant}/customers",
+        "POST /v1/tenants/{tenant}/exports",
+        "POST /v1/tenants/{tenant}/imports",
+        "POST /v1/tenants/{tenant}/tags",
+    }
+)
 IMPORT_CSV = (
     "first_name,last_name,email,phone,language,newsletter_opt_in,tags\n"
     "Imke,Janssens,imke.janssens@example.be,0470 55 55 55,nl,true,vip\n"
@@ -127,7 +132,8 @@ def test_the_declared_links_exist_and_resolve_to_real_operations() -> None:
     spec = _openapi()
     operations = {
         op["operationId"]: (method, path, op)
-        for path, item in spec["paths"].items() for method, op in item.items()
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
     }
     found: list[tuple[str, str, str]] = []
     for _, source_path, source in operations.values():
@@ -139,8 +145,7 @@ def test_the_declared_links_exist_and_resolve_to_real_operations() -> None:
                 target_params = {f"{p['in']}.{p['name']}" for p in target.get("parameters", [])}
                 assert set(link["parameters"]) <= target_params, (source_path, name)
                 body_schema = response["content"]["application/json"]["schema"]
-                expressions = [*link["parameters"].values(),
-                               *link.get("requestBody", {}).values()]
+                expressions = [*link["parameters"].values(), *link.get("requestBody", {}).values()]
                 for expression in expressions:
                     if expression.startswith("$request.path."):
                         assert f"path.{expression.rpartition('.')[2]}" in source_params
@@ -156,10 +161,16 @@ def test_the_declared_links_exist_and_resolve_to_real_operations() -> None:
         (customer, "CustomerHistory", f"{customer}/history"),
         (f"{customer}/history", "HistoryEntry", f"{customer}/history/{{entry_id}}"),
         (customer, "LookupByEmail", "/v1/tenants/{tenant}/customer-lookup"),
-        ("/v1/tenants/{tenant}/exports", "ExportStatus",
-         "/v1/tenants/{tenant}/exports/{export_id}"),
-        ("/v1/tenants/{tenant}/exports", "ExportDownload",
-         "/v1/tenants/{tenant}/exports/{export_id}/download"),
+        (
+            "/v1/tenants/{tenant}/exports",
+            "ExportStatus",
+            "/v1/tenants/{tenant}/exports/{export_id}",
+        ),
+        (
+            "/v1/tenants/{tenant}/exports",
+            "ExportDownload",
+            "/v1/tenants/{tenant}/exports/{export_id}/download",
+        ),
         ("/v1/tenants/{tenant}/imports", "ImportState", "/v1/tenants/{tenant}/imports/{import_id}"),
     ]:
         assert expected in found, expected
@@ -186,7 +197,10 @@ def test_every_operation_documents_the_errors_it_can_answer() -> None:
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_an_import_can_be_a_venues_first_data(
-    client: httpx.AsyncClient, make_token: MakeToken, settings: Settings, stack: Stack,
+    client: httpx.AsyncClient,
+    make_token: MakeToken,
+    settings: Settings,
+    stack: Stack,
     db_url: str,
 ) -> None:
     """Found by the stateful test: an import for a venue with no row yet (its old customer
@@ -197,22 +211,26 @@ async def test_an_import_can_be_a_venues_first_data(
     venue = f"new-{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(db_url)
     try:
-        dry = await client.post(f"/v1/tenants/{venue}/imports", params={"dry_run": "true"},
-                                content=IMPORT_CSV, headers=headers)
+        dry = await client.post(
+            f"/v1/tenants/{venue}/imports",
+            params={"dry_run": "true"},
+            content=IMPORT_CSV,
+            headers=headers,
+        )
         assert dry.status_code == 200, dry.text
         assert dry.json()["would_create"] == 1
-        assert await conn.fetchval("SELECT count(*) FROM tenants WHERE tenant_id = $1",
-                                   venue) == 0
-        real = await client.post(f"/v1/tenants/{venue}/imports", content=IMPORT_CSV,
-                                 headers=headers)
+        assert await conn.fetchval("SELECT count(*) FROM tenants WHERE tenant_id = $1", venue) == 0
+        real = await client.post(
+            f"/v1/tenants/{venue}/imports", content=IMPORT_CSV, headers=headers
+        )
         assert real.status_code == 202, real.text
         assert real.json()["published"] == 1
-        assert await conn.fetchval("SELECT count(*) FROM imports WHERE tenant_id = $1",
-                                   venue) == 1
+        assert await conn.fetchval("SELECT count(*) FROM imports WHERE tenant_id = $1", venue) == 1
     finally:
         await conn.close()
-    state = await client.get(f"/v1/tenants/{venue}/imports/{real.json()['import_id']}",
-                             headers=headers)
+    state = await client.get(
+        f"/v1/tenants/{venue}/imports/{real.json()['import_id']}", headers=headers
+    )
     assert state.status_code == 200, state.text
     sent = await consume_all(stack.bootstrap, topics.site_events, expect=1, timeout=10)
     assert [orjson.loads(r.value)["tenant_id"] for r in sent] == [venue]
@@ -244,8 +262,12 @@ def _import_files(body: Any) -> st.SearchStrategy[Any]:
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_stateful_links_chain_real_ids_without_server_errors(
-    app: FastAPI, client: httpx.AsyncClient, seed: Seed, make_token: MakeToken,
-    settings: Settings, stack: Stack,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    seed: Seed,
+    make_token: MakeToken,
+    settings: Settings,
+    stack: Stack,
 ) -> None:
     """Scenarios of up to STEPS calls follow the declared links with the ids the API returned.
 
@@ -260,10 +282,14 @@ async def test_stateful_links_chain_real_ids_without_server_errors(
     spec = app.openapi()
     schema = schemathesis.openapi.from_dict(spec, config=SchemathesisConfig.from_dict(CONFIG))
     schema.hooks.register_hook_with_name(
-        lambda _ctx, params: _tenants(params), "flatmap_path_parameters")
+        lambda _ctx, params: _tenants(params), "flatmap_path_parameters"
+    )
     schema.hooks.register_hook_with_name(
-        lambda ctx, body: _import_files(body) if ctx.operation.path.endswith("/imports")
-        else st.just(body), "flatmap_body")
+        lambda ctx, body: (
+            _import_files(body) if ctx.operation.path.endswith("/imports") else st.just(body)
+        ),
+        "flatmap_body",
+    )
     loop = asyncio.get_running_loop()
     failures: list[str] = []
     known: list[str] = []
@@ -274,15 +300,23 @@ async def test_stateful_links_chain_real_ids_without_server_errors(
         # A case whose headers are invalid on purpose (no or a malformed Authorization) goes
         # as generated: it must get a 401 / 4xx. Every other case carries the real token.
         negative_headers = case.meta is not None and case.meta.is_negative_at(HEADER)
-        kwargs = case.as_transport_kwargs(base_url="http://api.test",
-                                          headers=None if negative_headers else auth)
+        kwargs = case.as_transport_kwargs(
+            base_url="http://api.test", headers=None if negative_headers else auth
+        )
         kwargs.pop("timeout", None)
-        prepared = requests.Request(**{k: v for k, v in kwargs.items()
-                                       if k in ("method", "url", "params", "headers", "json",
-                                                "data", "files", "cookies")}).prepare()
-        request = client.request(prepared.method or "GET", prepared.url or "",
-                                 headers=cast(dict[str, str], dict(prepared.headers)),
-                                 content=cast(bytes | None, prepared.body))
+        prepared = requests.Request(
+            **{
+                k: v
+                for k, v in kwargs.items()
+                if k in ("method", "url", "params", "headers", "json", "data", "files", "cookies")
+            }
+        ).prepare()
+        request = client.request(
+            prepared.method or "GET",
+            prepared.url or "",
+            headers=cast(dict[str, str], dict(prepared.headers)),
+            content=cast(bytes | None, prepared.body),
+        )
         answer = asyncio.run_coroutine_threadsafe(request, loop).result(timeout=60)
         return Response.from_httpx(answer, verify=True)
 
@@ -316,8 +350,9 @@ async def test_stateful_links_chain_real_ids_without_server_errors(
                 failures.append(f"{case.operation.label} raised {type(exc).__name__}: {exc}")
                 raise
 
-        def validate_response(self, response: Response, case: Any,
-                              additional_checks: Any = None, **kwargs: Any) -> None:
+        def validate_response(
+            self, response: Response, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
             try:
                 case.validate_response(response, checks=CHECKS, recorder=self.recorder)
             except (AssertionError, BaseExceptionGroup) as exc:
@@ -337,13 +372,21 @@ async def test_stateful_links_chain_real_ids_without_server_errors(
             if left <= 0:
                 return
             try:
-                Workflow.run(settings=hypothesis_settings(
-                    max_examples=left, stateful_step_count=STEPS, deadline=None, database=None,
-                    phases=[Phase.generate], suppress_health_check=list(HealthCheck),
-                ))
+                Workflow.run(
+                    settings=hypothesis_settings(
+                        max_examples=left,
+                        stateful_step_count=STEPS,
+                        deadline=None,
+                        database=None,
+                        phases=[Phase.generate],
+                        suppress_health_check=list(HealthCheck),
+                    )
+                )
             except FlakyFailure as exc:
-                failures.append(f"a failure that did not repeat: {exc!r}\n" + "\n".join(
-                    f"  {type(e).__name__}: {e}" for e in exc.exceptions))
+                failures.append(
+                    f"a failure that did not repeat: {exc!r}\n"
+                    + "\n".join(f"  {type(e).__name__}: {e}" for e in exc.exceptions)
+                )
                 restarts[0] += 1
             except Flaky:  # FlakyStrategyDefinition, FlakyReplay: the draws, not the API
                 restarts[0] += 1
@@ -356,15 +399,21 @@ async def test_stateful_links_chain_real_ids_without_server_errors(
 
     report = "\n".join(
         [f"{completed[0]} scenarios, {restarts[0]} restarts, {len(known)} known findings"]
-        + [f"{n:4} {label} {status} ({linked[(label, status)]} through a link)"
-           for (label, status), n in sorted(statuses.items())])
+        + [
+            f"{n:4} {label} {status} ({linked[(label, status)]} through a link)"
+            for (label, status), n in sorted(statuses.items())
+        ]
+    )
     print(report)  # shown with -s / -rP: what the scenarios reached
     assert failures == [], "\n\n".join(failures[:10]) + f"\n\n{len(failures)} failures\n{report}"
     assert completed[0] >= SCENARIOS, report
     assert sum(statuses.values()) >= SCENARIOS * 2, report
     customer = "/v1/tenants/{tenant}/customers/{customer_id}"
-    for label in [f"GET {customer}", f"GET {customer}/history",
-                  f"GET {customer}/history/{{entry_id}}",
-                  "GET /v1/tenants/{tenant}/exports/{export_id}",
-                  "GET /v1/tenants/{tenant}/imports/{import_id}"]:
+    for label in [
+        f"GET {customer}",
+        f"GET {customer}/history",
+        f"GET {customer}/history/{{entry_id}}",
+        "GET /v1/tenants/{tenant}/exports/{export_id}",
+        "GET /v1/tenants/{tenant}/imports/{import_id}",
+    ]:
         assert linked[(label, 200)] > 0, f"no 200 through a link for {label}\n{report}"

@@ -30,13 +30,23 @@ async def test_vocabulary_lists_builtins_then_custom_tags(
     assert r.json() == {**WINE, "label": "Wine club", "builtin": False}
     body = (await client.get(f"{URL}/tags", params={"lang": "nl"}, headers=h)).json()
     codes = [t["code"] for t in body["items"]]
-    assert codes[:8] == ["friends_family", "business", "influencer", "local", "no_show",
-                         "problem", "regular", "vip"]
+    assert codes[:8] == [
+        "friends_family",
+        "business",
+        "influencer",
+        "local",
+        "no_show",
+        "problem",
+        "regular",
+        "vip",
+    ]
     assert codes[8:] == ["wine_club"]
     assert body["items"][8]["label"] == "Wijnclub" and body["max_per_customer"] == 9
     other = bearer(await make_token("chez-other", "read"))
-    assert "wine_club" not in [t["code"] for t in (await client.get(
-        "/v1/tenants/chez-other/tags", headers=other)).json()["items"]]
+    assert "wine_club" not in [
+        t["code"]
+        for t in (await client.get("/v1/tenants/chez-other/tags", headers=other)).json()["items"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -69,18 +79,22 @@ async def guest(client: httpx.AsyncClient, seed: Seed, h: dict[str, str]) -> str
 
 async def _tags(owner: Any, guest: str) -> tuple[list[str], dict[str, Any], list[str]]:
     row = await owner.fetchrow(
-        "SELECT tags, tag_meta, removed_tags FROM customers WHERE id = $1::uuid", guest)
+        "SELECT tags, tag_meta, removed_tags FROM customers WHERE id = $1::uuid", guest
+    )
     return list(row["tags"]), row["tag_meta"], list(row["removed_tags"])
 
 
 async def test_put_replaces_the_set_keeping_auto_origins(
     client: httpx.AsyncClient, h: dict[str, str], guest: str, owner: Any
 ) -> None:
-    r = await client.put(f"{URL}/customers/{guest}/tags",
-                         json={"tags": ["vip", "no_show", "vip"]}, headers=h)
+    r = await client.put(
+        f"{URL}/customers/{guest}/tags", json={"tags": ["vip", "no_show", "vip"]}, headers=h
+    )
     assert r.status_code == 200, r.text
     assert [(t["code"], t["origin"]) for t in r.json()["tags"]] == [
-        ("vip", "manual"), ("no_show", "auto")]
+        ("vip", "manual"),
+        ("no_show", "auto"),
+    ]
     tags, meta, removed = await _tags(owner, guest)
     assert tags == ["vip", "no_show"] and removed == []
     assert meta["no_show"]["origin"] == "auto"
@@ -103,10 +117,13 @@ async def test_removed_auto_tag_is_not_re_added_by_ingest_until_staff_add_it(
     assert meta == vip_meta
     await seed(event("reservation.no_show", at=20))  # ingest would tag no_show again
     assert await _tags(owner, guest) == (["vip"], vip_meta, ["no_show"])
-    r = await client.put(f"{URL}/customers/{guest}/tags", json={"tags": ["vip", "no_show"]},
-                         headers=h)
+    r = await client.put(
+        f"{URL}/customers/{guest}/tags", json={"tags": ["vip", "no_show"]}, headers=h
+    )
     assert [(t["code"], t["origin"]) for t in r.json()["tags"]] == [
-        ("vip", "manual"), ("no_show", "manual")]
+        ("vip", "manual"),
+        ("no_show", "manual"),
+    ]
     assert (await _tags(owner, guest))[2] == []
 
 
@@ -126,8 +143,17 @@ async def test_a_tenth_tag_is_422(
 ) -> None:
     url = f"{URL}/customers/{guest}/tags"
     await client.post(f"{URL}/tags", json=WINE, headers=h)
-    nine = ["friends_family", "business", "influencer", "local", "no_show", "problem",
-            "regular", "vip", "wine_club"]
+    nine = [
+        "friends_family",
+        "business",
+        "influencer",
+        "local",
+        "no_show",
+        "problem",
+        "regular",
+        "vip",
+        "wine_club",
+    ]
     assert (await client.put(url, json={"tags": nine}, headers=h)).status_code == 200
     await client.post(f"{URL}/tags", json={**WINE, "code": "tenth"}, headers=h)
     r = await client.put(url, json={"tags": [*nine, "tenth"]}, headers=h)
@@ -145,9 +171,8 @@ async def test_malformed_tag_bodies_are_422(
     assert r.status_code == 422
 
 
-async def test_put_on_unknown_customer_is_404(
-    client: httpx.AsyncClient, h: dict[str, str]
-) -> None:
-    r = await client.put(f"{URL}/customers/00000000-0000-0000-0000-000000000009/tags",
-                         json={"tags": []}, headers=h)
+async def test_put_on_unknown_customer_is_404(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    r = await client.put(
+        f"{URL}/customers/00000000-0000-0000-0000-000000000009/tags", json={"tags": []}, headers=h
+    )
     assert r.status_code == 404

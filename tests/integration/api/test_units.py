@@ -17,8 +17,9 @@ AUTO = {"origin": "auto", "added_at": "2026-11-01T00:00:00+00:00"}
 
 
 def test_replace_keeps_listed_tags_adds_manual_and_remembers_dropped_auto() -> None:
-    update = replace_tags(["vip", "regular"], {"regular": AUTO, "no_show": AUTO}, [],
-                          set(BUILTIN_TAGS), NOW)
+    update = replace_tags(
+        ["vip", "regular"], {"regular": AUTO, "no_show": AUTO}, [], set(BUILTIN_TAGS), NOW
+    )
     assert update.tags == ["vip", "regular"]
     assert update.tag_meta["regular"] == AUTO
     assert update.tag_meta["vip"] == {"origin": "manual", "added_at": NOW.isoformat()}
@@ -41,8 +42,15 @@ def test_unknown_or_too_many_tags_are_refused(tags: list[str]) -> None:
 
 @pytest.mark.parametrize(
     ("lang", "header", "expected"),
-    [(None, None, "en"), ("NL", None, "nl"), ("fr-BE", "nl", "fr"), (None, "de, nl;q=0.9", "nl"),
-     (None, "nl;q=0.2, fr;q=0.8", "fr"), (None, "fr;q=0", "en"), (None, "nl;q=x", "en")],
+    [
+        (None, None, "en"),
+        ("NL", None, "nl"),
+        ("fr-BE", "nl", "fr"),
+        (None, "de, nl;q=0.9", "nl"),
+        (None, "nl;q=0.2, fr;q=0.8", "fr"),
+        (None, "fr;q=0", "en"),
+        (None, "nl;q=x", "en"),
+    ],
 )
 def test_pick_language(lang: str | None, header: str | None, expected: str) -> None:
     assert pick_language(lang, header) == expected
@@ -60,8 +68,11 @@ def test_cursor_round_trip_and_binding() -> None:
 
 def test_api_dsn_replaces_the_user_and_drops_the_password() -> None:
     assert role_dsn("postgresql://postgres:@/db?host=/tmp/s") == (
-        "postgresql://contacts_api:@/db?host=/tmp/s")
+        "postgresql://contacts_api:@/db?host=/tmp/s"
+    )
     assert role_dsn("postgresql://app:secret@db.example:5432/contacts") == (
-        "postgresql://contacts_api:@db.example:5432/contacts")
+        "postgresql://contacts_api:@db.example:5432/contacts"
+    )
     assert role_dsn("postgresql://localhost/contacts") == (
-        "postgresql://contacts_api:@localhost/contacts")
+        "postgresql://contacts_api:@localhost/contacts"
+    )

@@ -23,17 +23,29 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 def _export(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONTACTS_DATABASE_URL": db_url}
-    return subprocess.run([sys.executable, "-m", "services.cli", "export", *args], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "export", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_export_command_writes_one_file_per_tenant(db_url: str, tmp_path: Path) -> None:
     conn = await connect(db_url)
-    docs = [event(tenant="venue-a", email="a1@example.be", contact={"language": "nl"}),
-            event(tenant="venue-a", email="a2@example.be", contact={"language": "fr"}),
-            event(tenant="venue-b", email="b1@example.be", contact={"language": "nl"})]
-    await process_batch(PostgresIngestStore(conn, Topics()),
-                        [site_event_adapter.validate_python(d) for d in docs], secret="s")
+    docs = [
+        event(tenant="venue-a", email="a1@example.be", contact={"language": "nl"}),
+        event(tenant="venue-a", email="a2@example.be", contact={"language": "fr"}),
+        event(tenant="venue-b", email="b1@example.be", contact={"language": "nl"}),
+    ]
+    await process_batch(
+        PostgresIngestStore(conn, Topics()),
+        [site_event_adapter.validate_python(d) for d in docs],
+        secret="s",
+    )
     await conn.close()
 
     every = _export(db_url, "--all-tenants", "--language", "nl", "--out", str(tmp_path / "all"))

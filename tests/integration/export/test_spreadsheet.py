@@ -63,8 +63,10 @@ GUARDED = {HYPERLINK, "+32 470123456", "-1"}  # free text that a spreadsheet wou
 def _soffice() -> str:
     found = shutil.which("soffice") or shutil.which("libreoffice")
     if found is None:
-        pytest.fail(f"LibreOffice is not installed (no `soffice` on PATH); install it with: "
-                    f"{INSTALL}", pytrace=False)
+        pytest.fail(
+            f"LibreOffice is not installed (no `soffice` on PATH); install it with: {INSTALL}",
+            pytrace=False,
+        )
     return found
 
 
@@ -74,11 +76,22 @@ def _calc(csv_path: Path, workdir: Path, locale: str) -> dict[str, list[Cell]]:
     profile = workdir / "lo-profile"  # its own profile: parallel runs do not share one
     out = workdir / f"calc-{locale}"
     done = subprocess.run(
-        [_soffice(), f"-env:UserInstallation={profile.as_uri()}", "--headless",
-         f"--infilter=CSV:59,34,76,1,,{LOCALES[locale]}", "--convert-to", "xlsx",
-         "--outdir", str(out), str(csv_path)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            _soffice(),
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            f"--infilter=CSV:59,34,76,1,,{LOCALES[locale]}",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            str(csv_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     xlsx = out / f"{csv_path.stem}.xlsx"
     assert done.returncode == 0 and xlsx.is_file(), (done.returncode, done.stdout, done.stderr)
     sheet = openpyxl.load_workbook(xlsx).active
@@ -94,11 +107,18 @@ async def test_an_export_opened_in_a_spreadsheet_reads_right_and_imports_back_un
     db_url: str, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
     _soffice()  # first: no LibreOffice, no point in the rest
-    await seed(owner, *(
-        event(email=email, phone=phone, at=i,
-              contact={"first_name": first, "last_name": last, "language": "nl"})
-        for i, (email, phone, first, last, _) in enumerate(GUESTS)
-    ))  # fmt: skip
+    await seed(
+        owner,
+        *(
+            event(
+                email=email,
+                phone=phone,
+                at=i,
+                contact={"first_name": first, "last_name": last, "language": "nl"},
+            )
+            for i, (email, phone, first, last, _) in enumerate(GUESTS)
+        ),
+    )
     path = await run_export(db_url, owner, tmp_path / "exports", delimiter=";", bom=True)
 
     for locale in LOCALES:
@@ -126,28 +146,55 @@ async def test_an_export_opened_in_a_spreadsheet_reads_right_and_imports_back_un
 
     # Import the file back: every row valid, every value the stored one, nothing to change.
     raw = path.read_bytes()
-    with CsvImport.open(io.BytesIO(raw), known_tags=set(BUILTIN_TAGS),
-                        now=datetime.now(UTC)) as opened:
+    with CsvImport.open(
+        io.BytesIO(raw), known_tags=set(BUILTIN_TAGS), now=datetime.now(UTC)
+    ) as opened:
         parsed = list(opened.rows())
     assert all(isinstance(r, ImportRow) for r in parsed), parsed
-    stored = {r["email"]: r for r in await owner.fetch(
-        "SELECT id, first_name, last_name, email, phone, language, newsletter, tags,"
-        " first_contact_at FROM customers WHERE tenant_id = $1", TENANT)}
+    stored = {
+        r["email"]: r
+        for r in await owner.fetch(
+            "SELECT id, first_name, last_name, email, phone, language, newsletter, tags,"
+            " first_contact_at FROM customers WHERE tenant_id = $1",
+            TENANT,
+        )
+    }
     assert len(stored) == len(parsed) == len(GUESTS)
     for row in parsed:
         assert isinstance(row, ImportRow)
         db = stored[row.email]
-        assert (row.customer_id, row.first_name, row.last_name, row.phone, row.language,
-                row.newsletter_opt_in, row.tags, row.first_contact_at) == (
-            db["id"], db["first_name"], db["last_name"], db["phone"], db["language"],
-            db["newsletter"], sorted(db["tags"]), db["first_contact_at"],
-        )  # fmt: skip
-    with CsvImport.open(io.BytesIO(raw), known_tags=set(BUILTIN_TAGS),
-                        now=datetime.now(UTC)) as opened:
-        report = await run_import(owner, opened, tenant_id=TENANT, import_id=uuid.uuid4(),
-                                  sha256="0" * 64, publish=None)
-    assert (report.rows, report.invalid, report.would_create, report.would_update,
-            report.unchanged) == (len(GUESTS), 0, 0, 0, len(GUESTS)), report  # fmt: skip
+        assert (
+            row.customer_id,
+            row.first_name,
+            row.last_name,
+            row.phone,
+            row.language,
+            row.newsletter_opt_in,
+            row.tags,
+            row.first_contact_at,
+        ) == (
+            db["id"],
+            db["first_name"],
+            db["last_name"],
+            db["phone"],
+            db["language"],
+            db["newsletter"],
+            sorted(db["tags"]),
+            db["first_contact_at"],
+        )
+    with CsvImport.open(
+        io.BytesIO(raw), known_tags=set(BUILTIN_TAGS), now=datetime.now(UTC)
+    ) as opened:
+        report = await run_import(
+            owner, opened, tenant_id=TENANT, import_id=uuid.uuid4(), sha256="0" * 64, publish=None
+        )
+    assert (
+        report.rows,
+        report.invalid,
+        report.would_create,
+        report.would_update,
+        report.unchanged,
+    ) == (len(GUESTS), 0, 0, 0, len(GUESTS)), report
 
 
 def _example_numbers() -> list[phonenumbers.PhoneNumber]:
@@ -166,11 +213,14 @@ async def test_every_example_number_exports_as_country_code_space_national_numbe
 ) -> None:
     _soffice()
     numbers = _example_numbers()
-    e164 = sorted({phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
-                   for n in numbers})
+    e164 = sorted(
+        {phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164) for n in numbers}
+    )
     assert len(e164) > 900
-    cells: dict[str, str] = {r[0]: r[1] for r in await owner.fetch(
-        "SELECT v, csv_phone(v) FROM unnest($1::text[]) AS v", e164)}
+    cells: dict[str, str] = {
+        r[0]: r[1]
+        for r in await owner.fetch("SELECT v, csv_phone(v) FROM unnest($1::text[]) AS v", e164)
+    }
     for number in numbers:
         value = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         cell = cells[value]
@@ -187,23 +237,38 @@ async def test_every_example_number_exports_as_country_code_space_national_numbe
     codes = {str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
     assert not any(a != b and b.startswith(a) for a in codes for b in codes)
     starts = [f"{i:03d}" for i in range(1000)]
-    split: dict[str, str] = {r[0]: r[1] for r in await owner.fetch(
-        "SELECT s, csv_phone('+' || s || '123456') FROM unnest($1::text[]) AS s", starts)}
+    split: dict[str, str] = {
+        r[0]: r[1]
+        for r in await owner.fetch(
+            "SELECT s, csv_phone('+' || s || '123456') FROM unnest($1::text[]) AS s", starts
+        )
+    }
     for start in starts:
         code = next((c for c in codes if start.startswith(c)), None)
-        rest = start[len(code):] + "123456" if code else ""
+        rest = start[len(code) :] + "123456" if code else ""
         assert split[start] == (f"+{code} {rest}" if code else f"'+{start}123456"), (
-            start, split[start], "phonenumbers' country calling codes changed: add a migration "
-            "that redefines csv_phone() with them")
+            start,
+            split[start],
+            "phonenumbers' country calling codes changed: add a migration "
+            "that redefines csv_phone() with them",
+        )
 
     # Anything else in the phone column is guarded like free text.
     odd: dict[str | None, str | None] = {
-        "=1+1": "'=1+1", "+999123456": "'+999123456", "+3247": "'+3247",
-        "+32 470": "'+32 470", "+32485279599;=1": "'+32485279599;=1", "0470123456": "0470123456",
-        "+32485279599\n": "'+32485279599\n", "'+32485279599": "''+32485279599", None: None,
-    }  # fmt: skip
-    got = {r[0]: r[1] for r in await owner.fetch(
-        "SELECT v, csv_phone(v) FROM unnest($1::text[]) AS v", list(odd))}
+        "=1+1": "'=1+1",
+        "+999123456": "'+999123456",
+        "+3247": "'+3247",
+        "+32 470": "'+32 470",
+        "+32485279599;=1": "'+32485279599;=1",
+        "0470123456": "0470123456",
+        "+32485279599\n": "'+32485279599\n",
+        "'+32485279599": "''+32485279599",
+        None: None,
+    }
+    got = {
+        r[0]: r[1]
+        for r in await owner.fetch("SELECT v, csv_phone(v) FROM unnest($1::text[]) AS v", list(odd))
+    }
     assert got == odd
 
     # And a spreadsheet reads each of them as the text written, with its +, where a space
@@ -215,6 +280,9 @@ async def test_every_example_number_exports_as_country_code_space_national_numbe
         writer.writerows([cells[v]] for v in e164)
     for locale in ("en-US", "fr-FR", "pl-PL"):
         read = (await asyncio.to_thread(_calc, sheet, tmp_path, locale))["phone"]
-        wrong = [(c.data_type, c.value) for c, v in zip(read, e164, strict=True)
-                 if (c.data_type, c.value) != ("s", cells[v])]
+        wrong = [
+            (c.data_type, c.value)
+            for c, v in zip(read, e164, strict=True)
+            if (c.data_type, c.value) != ("s", cells[v])
+        ]
         assert wrong == [], (locale, len(wrong), wrong[:5])

@@ -55,18 +55,19 @@ class Worker:
             await conn.close()
 
     async def landed(self, doc: dict[str, Any]) -> bool:
-        return bool(await self.fetchval(
-            "SELECT count(*) FROM history WHERE tenant_id = $1 AND event_id = $2",
-            doc["tenant_id"], uuid.UUID(doc["event_id"]),
-        ))
+        return bool(
+            await self.fetchval(
+                "SELECT count(*) FROM history WHERE tenant_id = $1 AND event_id = $2",
+                doc["tenant_id"],
+                uuid.UUID(doc["event_id"]),
+            )
+        )
 
     def log(self) -> str:
         return Path(self.proc.log_path).read_text(errors="replace")
 
 
-async def start_worker(
-    stack: Stack, template_db: str, tmp: Path, **env: str
-) -> Worker:
+async def start_worker(stack: Stack, template_db: str, tmp: Path, **env: str) -> Worker:
     name = f"c_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(stack.admin_url)
     await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
@@ -74,11 +75,18 @@ async def start_worker(
     prefix = f"c{uuid.uuid4().hex[:8]}."
     topics = await create_topics(stack.bootstrap, prefix, PARTITIONS)
     port = free_port()
-    proc = IngestProcess(with_database(stack.admin_url, name), stack.bootstrap, prefix,
-                         tmp / "log", CONTACTS_INGEST_METRICS_PORT=str(port), **env)
+    proc = IngestProcess(
+        with_database(stack.admin_url, name),
+        stack.bootstrap,
+        prefix,
+        tmp / "log",
+        CONTACTS_INGEST_METRICS_PORT=str(port),
+        **env,
+    )
     proc.start()
-    return Worker(proc.env["CONTACTS_DATABASE_URL"], topics, proc,
-                  f"http://127.0.0.1:{port}/metrics")
+    return Worker(
+        proc.env["CONTACTS_DATABASE_URL"], topics, proc, f"http://127.0.0.1:{port}/metrics"
+    )
 
 
 def stop(worker: Worker) -> None:
@@ -95,30 +103,37 @@ async def worker(
     stop(w)
 
 
-def librdkafka_send(bootstrap: str, topic: str, partition: int, codec: str,
-                    docs: list[dict[str, Any]]) -> int:
+def librdkafka_send(
+    bootstrap: str, topic: str, partition: int, codec: str, docs: list[dict[str, Any]]
+) -> int:
     """Produce as a website's stack does: librdkafka, one compressed batch per flush; the
     offset of the first event."""
-    producer = confluent_kafka.Producer({
-        "bootstrap.servers": bootstrap,
-        "compression.type": codec,
-        "enable.idempotence": False,  # the embedded broker has no InitProducerId
-        "acks": "all",
-        "linger.ms": 50,  # the events travel in one batch
-        "log_level": 3,
-    })
+    producer = confluent_kafka.Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "compression.type": codec,
+            "enable.idempotence": False,  # the embedded broker has no InitProducerId
+            "acks": "all",
+            "linger.ms": 50,  # the events travel in one batch
+            "log_level": 3,
+        }
+    )
     delivered: list[tuple[object, int]] = []
     for doc in docs:
         key, value = event_bytes(doc)
-        producer.produce(topic, value, key, partition=partition,
-                         on_delivery=lambda err, msg: delivered.append((err, msg.offset())))
+        producer.produce(
+            topic,
+            value,
+            key,
+            partition=partition,
+            on_delivery=lambda err, msg: delivered.append((err, msg.offset())),
+        )
     assert producer.flush(30) == 0
     assert [err for err, _ in delivered] == [None] * len(docs), delivered
     return min(offset for _, offset in delivered)
 
 
-async def aiokafka_send(bootstrap: str, topic: str, partition: int,
-                        doc: dict[str, Any]) -> None:
+async def aiokafka_send(bootstrap: str, topic: str, partition: int, doc: dict[str, Any]) -> None:
     """A plain (uncompressed) aiokafka event to the same partition."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -132,8 +147,13 @@ async def aiokafka_send(bootstrap: str, topic: str, partition: int,
 def v2_batch(values: list[bytes], codec: int = 0) -> bytearray:
     """A record batch (format v2) as a producer sends it."""
     builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=codec, is_transactional=0, producer_id=-1, producer_epoch=-1,
-        base_sequence=-1, batch_size=1 << 20,
+        magic=2,
+        compression_type=codec,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
     )
     for i, value in enumerate(values):
         builder.append(i, timestamp=None, key=b"venue", value=value, headers=[])
@@ -167,7 +187,9 @@ async def to_leader(bootstrap: str, topic: str, partition: int, request: Any) ->
 async def produce_raw(bootstrap: str, topic: str, partition: int, data: bytes) -> int:
     """Send one record batch as is; the base offset the broker gave it."""
     response = await to_leader(
-        bootstrap, topic, partition,
+        bootstrap,
+        topic,
+        partition,
         ProduceRequest(None, -1, 10_000, [(topic, [(partition, data)])]),
     )
     ((_, ((_, error, offset, *_),)),) = response.topics
@@ -178,7 +200,9 @@ async def produce_raw(bootstrap: str, topic: str, partition: int, data: bytes) -
 async def fetch_raw(bootstrap: str, topic: str, partition: int, offset: int) -> bytes:
     """The record batches the broker serves from ``offset``, undecoded."""
     response = await to_leader(
-        bootstrap, topic, partition,
+        bootstrap,
+        topic,
+        partition,
         FetchRequest(100, 1, 1 << 20, 0, [(topic, [(partition, offset, 1 << 20)])]),
     )
     ((_, ((_, error, _, *data),)),) = response.topics
@@ -192,8 +216,10 @@ async def unreadable_in_dlq(bootstrap: str, topics: Topics, partition: int) -> d
     found = {}
     for r in records:
         headers = dict(r.headers)
-        if (headers["error.code"] == b"event.unreadable"
-                and int(headers["source.partition"]) == partition):
+        if (
+            headers["error.code"] == b"event.unreadable"
+            and int(headers["source.partition"]) == partition
+        ):
             found[int(headers["source.offset"])] = (r, headers)
     return found
 
@@ -208,8 +234,13 @@ async def test_librdkafka_events_land_with_every_codec_and_ingest_goes_on(
     docs = [
         event(tenant=tenant, at=0, contact=who),
         event("reservation.completed", tenant=tenant, at=60, contact=who),
-        event("form.submitted", tenant=tenant, at=120, contact=who,
-              message="Tafel bij het raam? " * 40),
+        event(
+            "form.submitted",
+            tenant=tenant,
+            at=120,
+            contact=who,
+            message="Tafel bij het raam? " * 40,
+        ),
     ]
     first = librdkafka_send(stack.bootstrap, worker.topics.site_events, partition, codec, docs)
     stored = await fetch_raw(stack.bootstrap, worker.topics.site_events, partition, first)
@@ -224,9 +255,7 @@ async def test_librdkafka_events_land_with_every_codec_and_ingest_goes_on(
     conn = await asyncpg.connect(worker.db_url)
     try:
         row = await conn.fetchrow("SELECT * FROM customers WHERE tenant_id = $1", tenant)
-        history = await conn.fetchval(
-            "SELECT count(*) FROM history WHERE tenant_id = $1", tenant
-        )
+        history = await conn.fetchval("SELECT count(*) FROM history WHERE tenant_id = $1", tenant)
     finally:
         await conn.close()
     assert history == 4
@@ -250,15 +279,16 @@ async def test_unreadable_batches_go_to_the_dlq_and_the_partition_moves_on(
         "zstd": claiming(v2_batch(valid), 4),
         "gzip": claiming(v2_batch(valid), 1),
     }
-    sent = {name: (await produce_raw(stack.bootstrap, topics.site_events, partition,
-                                     bytes(data)), data) for name, data in bad.items()}
+    sent = {
+        name: (await produce_raw(stack.bootstrap, topics.site_events, partition, bytes(data)), data)
+        for name, data in bad.items()
+    }
     after = event("form.submitted", tenant=tenant, at=10)
     await aiokafka_send(stack.bootstrap, topics.site_events, partition, after)
 
     await wait_for(lambda: worker.landed(after), timeout=60)
     assert await worker.landed(before)
-    assert await worker.fetchval(
-        "SELECT count(*) FROM history WHERE tenant_id = $1", tenant) == 2
+    assert await worker.fetchval("SELECT count(*) FROM history WHERE tenant_id = $1", tenant) == 2
     found: dict[int, Any] = {}
 
     async def dead_lettered() -> bool:
@@ -282,8 +312,9 @@ async def test_unreadable_batches_go_to_the_dlq_and_the_partition_moves_on(
     assert "ingest.unreadable_batch" in worker.log()
     assert "an.peeters" not in worker.log()  # no event content in the logs
 
-    group = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap,
-                             group_id=worker.proc.env["CONTACTS_INGEST_GROUP"])
+    group = AIOKafkaConsumer(
+        bootstrap_servers=stack.bootstrap, group_id=worker.proc.env["CONTACTS_INGEST_GROUP"]
+    )
     await group.start()
     try:
         last_bad = max(base + 1 for base, _ in sent.values())

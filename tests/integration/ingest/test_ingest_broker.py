@@ -102,7 +102,9 @@ async def test_late_older_event_fills_empty_field_but_never_overwrites(
     tenant = _tenant()
     newer = event(tenant=tenant, at=600, contact={"language": "fr", "last_name": "Peeters"})
     late = event(
-        "form.submitted", tenant=tenant, at=0,
+        "form.submitted",
+        tenant=tenant,
+        at=0,
         contact={"language": "nl", "last_name": "Janssens", "newsletter_opt_in": False},
         phone="+32 2 511 22 33",
     )
@@ -113,9 +115,7 @@ async def test_late_older_event_fills_empty_field_but_never_overwrites(
 
     conn = await asyncpg.connect(db_url)
     row = await conn.fetchrow("SELECT * FROM customers WHERE tenant_id = $1", tenant)
-    ledger = await conn.fetchval(
-        "SELECT count(*) FROM consent_ledger WHERE tenant_id = $1", tenant
-    )
+    ledger = await conn.fetchval("SELECT count(*) FROM consent_ledger WHERE tenant_id = $1", tenant)
     await conn.close()
     assert row["language"] == "fr" and row["last_name"] == "Peeters"  # newer kept
     assert row["phone"] == "+3225112233"  # empty field filled by the late event
@@ -158,17 +158,18 @@ async def _dlq_records_with_key(bootstrap: str, topic: str, key: bytes) -> list:
     found: list = []
 
     async def arrived() -> bool:
-        found[:] = [r for r in await consume_all(bootstrap, topic, expect=10**9, timeout=1.0)
-                    if r.key == key]
+        found[:] = [
+            r
+            for r in await consume_all(bootstrap, topic, expect=10**9, timeout=1.0)
+            if r.key == key
+        ]
         return bool(found)
 
     await wait_for(arrived, timeout=60, every=0.5)
     return found
 
 
-async def test_booking_by_a_no_show_raises_one_alert(
-    stack: Stack, env: tuple[str, Topics]
-) -> None:
+async def test_booking_by_a_no_show_raises_one_alert(stack: Stack, env: tuple[str, Topics]) -> None:
     db_url, topics = env
     tenant = _tenant()
     docs = [
@@ -228,7 +229,8 @@ async def test_two_tenants_sharing_an_email_stay_apart(
 def _samples(text: str) -> dict[str, float]:
     return {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines() if line.startswith("contacts_ingest_")
+        for line in text.splitlines()
+        if line.startswith("contacts_ingest_")
     }
 
 
@@ -240,15 +242,22 @@ async def test_ingest_metrics_count_outcomes_dlq_and_lag(
     for another), and no lag left on their partition."""
     topics = await create_topics(stack.bootstrap, topic_prefix)
     port = free_port()
-    worker = IngestProcess(db_url, stack.bootstrap, topic_prefix, tmp_path / "log",
-                           CONTACTS_INGEST_METRICS_PORT=str(port))
+    worker = IngestProcess(
+        db_url,
+        stack.bootstrap,
+        topic_prefix,
+        tmp_path / "log",
+        CONTACTS_INGEST_METRICS_PORT=str(port),
+    )
     worker.start()
     try:
         tenant = _tenant()
         good = [event(tenant=tenant, at=i) for i in range(3)]
-        await produce(stack.bootstrap, topics.site_events,
-                      [*(event_bytes(d) for d in [*good, *good[:2]]),
-                       (tenant.encode(), b"{broken")])
+        await produce(
+            stack.bootstrap,
+            topics.site_events,
+            [*(event_bytes(d) for d in [*good, *good[:2]]), (tenant.encode(), b"{broken")],
+        )
         dead = await _dlq_records_with_key(stack.bootstrap, topics.dlq, tenant.encode())
         partition = int(dict(dead[0].headers)["source.partition"])
         expected = {
@@ -272,9 +281,11 @@ async def test_ingest_metrics_count_outcomes_dlq_and_lag(
             await wait_for(counted, timeout=30, every=0.5)
         assert {k: samples.get(k) for k in expected} == expected, samples
         assert [k for k in samples if k.startswith("contacts_ingest_dlq_total")] == [
-            'contacts_ingest_dlq_total{code="event.malformed"}']
+            'contacts_ingest_dlq_total{code="event.malformed"}'
+        ]
         assert [k for k in samples if k.startswith("contacts_ingest_lag")] == [
-            f'contacts_ingest_lag{{partition="{partition}"}}']
+            f'contacts_ingest_lag{{partition="{partition}"}}'
+        ]
         assert await _history_of(db_url, tenant) == 3
     finally:
         assert worker.stop() == 0, Path(worker.log_path).read_text()[-3000:]

@@ -45,11 +45,18 @@ async def _counts(conn: asyncpg.Connection) -> dict[str, int]:
 
 async def _rows(conn: asyncpg.Connection) -> dict[str, list[dict[str, object]]]:
     """Every row of every table ingest writes, all columns, in a stable order."""
-    tables = {"tenants": "tenant_id", "customers": "tenant_id, id",
-              "history": "tenant_id, event_id", "consent_ledger": "tenant_id, event_id",
-              "processed_events": "tenant_id, event_id", "outbox": "id"}
-    return {t: [dict(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY {order}")]
-            for t, order in tables.items()}
+    tables = {
+        "tenants": "tenant_id",
+        "customers": "tenant_id, id",
+        "history": "tenant_id, event_id",
+        "consent_ledger": "tenant_id, event_id",
+        "processed_events": "tenant_id, event_id",
+        "outbox": "id",
+    }
+    return {
+        t: [dict(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY {order}")]
+        for t, order in tables.items()
+    }
 
 
 async def test_replaying_a_batch_changes_nothing(store: PostgresIngestStore) -> None:
@@ -70,14 +77,19 @@ async def test_replaying_a_batch_changes_nothing(store: PostgresIngestStore) -> 
     ids = {r["identity_key"]: r["id"] for r in before["customers"]}
     an, other = ids["email:an.peeters@example.be"], ids["email:other@example.be"]
     assert [(h["event_id"], h["customer_id"], h["type"]) for h in before["history"]] == sorted(
-        [(batch[0].event_id, an, "reservation.created"),
-         (batch[1].event_id, an, "reservation.completed"),
-         (batch[2].event_id, other, "reservation.created")])
-    assert [(c["event_id"], c["customer_id"], c["opt_in"], c["occurred_at"], c["source"])
-            for c in before["consent_ledger"]] == [
-        (batch[0].event_id, an, True, batch[0].occurred_at, "booking-widget")]
+        [
+            (batch[0].event_id, an, "reservation.created"),
+            (batch[1].event_id, an, "reservation.completed"),
+            (batch[2].event_id, other, "reservation.created"),
+        ]
+    )
+    assert [
+        (c["event_id"], c["customer_id"], c["opt_in"], c["occurred_at"], c["source"])
+        for c in before["consent_ledger"]
+    ] == [(batch[0].event_id, an, True, batch[0].occurred_at, "booking-widget")]
     assert {(p["event_id"], p["outcome"]) for p in before["processed_events"]} == {
-        (e.event_id, "applied") for e in batch}
+        (e.event_id, "applied") for e in batch
+    }
     # The replay changes no row: not a field, a stamp, a counter, a timestamp or an entry.
     assert await _rows(store.conn) == before
 
@@ -107,9 +119,7 @@ async def test_erased_identity_drops_older_events_and_starts_fresh_after(
     store: PostgresIngestStore,
 ) -> None:
     erased_at = BASE + timedelta(hours=1)
-    await store.conn.execute(
-        "INSERT INTO tenants (tenant_id) VALUES ('brasserie-leopold');"
-    )
+    await store.conn.execute("INSERT INTO tenants (tenant_id) VALUES ('brasserie-leopold');")
     await store.conn.execute(
         "INSERT INTO suppressions (tenant_id, key_hash, anonymized_at) VALUES ($1, $2, $3)",
         "brasserie-leopold",
@@ -141,8 +151,12 @@ async def test_failed_batch_rolls_back_and_applies_once_on_retry(
     store.save = broken  # type: ignore[method-assign]
     with pytest.raises(asyncpg.DeadlockDetectedError):
         await process_batch(store, batch, secret=SECRET)
-    assert await _counts(store.conn) == {"customers": 0, "history": 0, "consent": 0,
-                                         "reservations": 0}
+    assert await _counts(store.conn) == {
+        "customers": 0,
+        "history": 0,
+        "consent": 0,
+        "reservations": 0,
+    }
     store.save = original  # type: ignore[method-assign]
     report = await process_batch(store, batch, secret=SECRET)
     assert report.applied == 2

@@ -89,7 +89,9 @@ async def configure(store: Store, tenant_id: str, config: TenantConfig) -> None:
     await store.conn.execute(
         "INSERT INTO tenants (tenant_id, region, regular_threshold) VALUES ($1, $2, $3)"
         " ON CONFLICT (tenant_id) DO UPDATE SET region = $2, regular_threshold = $3",
-        tenant_id, config.region, config.regular_threshold,
+        tenant_id,
+        config.region,
+        config.regular_threshold,
     )
 
 
@@ -101,7 +103,9 @@ async def suppress(store: Store, tenant_id: str, key_hash: bytes, at: datetime) 
     assert isinstance(store, PostgresIngestStore)
     await store.conn.execute(
         "INSERT INTO suppressions (tenant_id, key_hash, anonymized_at) VALUES ($1, $2, $3)",
-        tenant_id, key_hash, at,
+        tenant_id,
+        key_hash,
+        at,
     )
 
 
@@ -140,23 +144,45 @@ def full_customer() -> Customer:
 
 def history(c: Customer, event_id: uuid.UUID | None = None) -> tuple[str, HistoryEntry]:
     """One history entry of ``c``."""
-    entry = HistoryEntry(event_id or uuid.uuid4(), c.id, "form.submitted", BASE, "website",
-                         "Form submitted", {"subject": "allergies"})
+    entry = HistoryEntry(
+        event_id or uuid.uuid4(),
+        c.id,
+        "form.submitted",
+        BASE,
+        "website",
+        "Form submitted",
+        {"subject": "allergies"},
+    )
     return c.tenant_id, entry
 
 
 def alert(tenant_id: str = TENANT) -> FlaggedBookingAlert:
     """A flagged-booking alert."""
-    data = FlaggedBookingData(customer_id=uuid.uuid4(), reservation_id="R-7", tags=["no_show"],
-                              no_show_count=1, starts_at=BASE + timedelta(days=2), party_size=2)
-    return FlaggedBookingAlert(alert_id=uuid.uuid4(), tenant_id=tenant_id, occurred_at=BASE,
-                               caused_by_event_id=uuid.uuid4(), data=data)
+    data = FlaggedBookingData(
+        customer_id=uuid.uuid4(),
+        reservation_id="R-7",
+        tags=["no_show"],
+        no_show_count=1,
+        starts_at=BASE + timedelta(days=2),
+        party_size=2,
+    )
+    return FlaggedBookingAlert(
+        alert_id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        occurred_at=BASE,
+        caused_by_event_id=uuid.uuid4(),
+        data=data,
+    )
 
 
 def changes(*customers: Customer, **parts: Any) -> Changes:
     """A batch's changes: these customers, plus ``history``, ``consent``, ``alerts`` lists."""
-    return Changes(customers=list(customers), history=parts.get("history", []),
-                   consent=parts.get("consent", []), alerts=parts.get("alerts", []))
+    return Changes(
+        customers=list(customers),
+        history=parts.get("history", []),
+        consent=parts.get("consent", []),
+        alerts=parts.get("alerts", []),
+    )
 
 
 async def save(store: Store, batch: Changes) -> None:
@@ -190,7 +216,9 @@ async def test_a_known_tenant_keeps_its_settings(make: MakeStore) -> None:
     await configure(store, TENANT, TenantConfig("FR", 5))
 
     assert await store.tenants([TENANT, OTHER]) == {
-        TENANT: TenantConfig("FR", 5), OTHER: TenantConfig("BE", 3)}
+        TENANT: TenantConfig("FR", 5),
+        OTHER: TenantConfig("BE", 3),
+    }
 
 
 # -- the idempotency ledger --------------------------------------------------------------------
@@ -199,11 +227,13 @@ async def test_a_known_tenant_keeps_its_settings(make: MakeStore) -> None:
 async def test_claim_returns_only_event_ids_not_claimed_before(store: Store) -> None:
     a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     async with store.transaction():
-        first = await store.claim([(TENANT, a, "applied"), (TENANT, b, "suppressed"),
-                                   (TENANT, b, "applied")])
+        first = await store.claim(
+            [(TENANT, a, "applied"), (TENANT, b, "suppressed"), (TENANT, b, "applied")]
+        )
     async with store.transaction():
-        second = await store.claim([(TENANT, a, "applied"), (TENANT, c, "applied"),
-                                    (OTHER, a, "applied")])
+        second = await store.claim(
+            [(TENANT, a, "applied"), (TENANT, c, "applied"), (OTHER, a, "applied")]
+        )
     async with store.transaction():
         replay = await store.claim([(TENANT, a, "applied"), (TENANT, c, "applied")])
         nothing = await store.claim([])
@@ -236,8 +266,12 @@ async def test_saved_customers_load_back_equal(store: Store) -> None:
     by_phone = customer(key=PHONE, phone="+32470123456")
     elsewhere = customer(OTHER, AN, email="an.peeters@example.be")
 
-    await save(store, changes(an, by_phone, elsewhere, history=[history(an)],
-                              consent=[(TENANT, an.id, an.newsletter)]))
+    await save(
+        store,
+        changes(
+            an, by_phone, elsewhere, history=[history(an)], consent=[(TENANT, an.id, an.newsletter)]
+        ),
+    )
     found = await load(store, (TENANT, AN), (TENANT, PHONE), (OTHER, AN), (TENANT, "email:x@y.be"))
 
     assert found == {(TENANT, AN): an, (TENANT, PHONE): by_phone, (OTHER, AN): elsewhere}
@@ -285,8 +319,10 @@ async def test_history_and_consent_need_a_stored_customer(store: Store) -> None:
     ghost = customer()
     statement = ConsentStatement(True, BASE, "website", uuid.uuid4())
 
-    for batch in (changes(history=[history(ghost)]),
-                  changes(consent=[(TENANT, ghost.id, statement)])):
+    for batch in (
+        changes(history=[history(ghost)]),
+        changes(consent=[(TENANT, ghost.id, statement)]),
+    ):
         with pytest.raises(Exception) as refused:
             await save(store, batch)
         assert not is_transient(refused.value)  # a bug, not a race: it goes to the DLQ
@@ -310,7 +346,8 @@ async def test_suppressions_answer_for_the_erased_hashes_of_each_tenant(store: S
 
     async with store.transaction():
         found = await store.suppressions(
-            {(TENANT, erased), (TENANT, other_erased), (TENANT, never), (OTHER, other_erased)})
+            {(TENANT, erased), (TENANT, other_erased), (TENANT, never), (OTHER, other_erased)}
+        )
         nothing = await store.suppressions(set())
 
     assert found == {(TENANT, erased): BASE, (OTHER, other_erased): BASE + timedelta(hours=1)}
@@ -330,10 +367,15 @@ async def test_alerts_saved_with_a_batch_wait_in_the_outbox_oldest_first(store: 
         oldest = await store.pending(2)
 
     assert [(r.topic, r.key) for r in records] == [
-        (TOPICS.alerts, TENANT.encode()), (TOPICS.alerts, OTHER.encode()),
-        (TOPICS.alerts, TENANT.encode())]
+        (TOPICS.alerts, TENANT.encode()),
+        (TOPICS.alerts, OTHER.encode()),
+        (TOPICS.alerts, TENANT.encode()),
+    ]
     assert [FlaggedBookingAlert.model_validate_json(r.value) for r in records] == [
-        first, second, third]
+        first,
+        second,
+        third,
+    ]
     assert records[0].id < records[1].id < records[2].id
     assert oldest == records[:2]
 

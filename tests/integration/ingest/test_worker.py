@@ -99,9 +99,13 @@ async def test_poison_event_goes_to_dlq_after_bounded_retries_and_others_apply(
         await wait_for(applied, timeout=30)
         await asyncio.sleep(1.0)  # a second dead letter or a late retry would show up now
         dead = await consume_all(stack.bootstrap, topics.dlq, expect=10**9, timeout=2)
-        source = [r for r in await consume_all(stack.bootstrap, topics.site_events,
-                                               expect=len(docs), timeout=10)
-                  if r.value == orjson.dumps(poison)]
+        source = [
+            r
+            for r in await consume_all(
+                stack.bootstrap, topics.site_events, expect=len(docs), timeout=10
+            )
+            if r.value == orjson.dumps(poison)
+        ]
         attempts = await conn.fetchval("SELECT last_value FROM poison_attempts")
         processed = await conn.fetch("SELECT event_id FROM processed_events")
     finally:
@@ -116,8 +120,13 @@ async def test_poison_event_goes_to_dlq_after_bounded_retries_and_others_apply(
     record = dead[0]
     assert (record.key, record.value) == (b"brasserie-leopold", orjson.dumps(poison))
     headers = dict(record.headers)
-    assert set(headers) == {"error.code", "error.message", "source.topic", "source.partition",
-                            "source.offset"}
+    assert set(headers) == {
+        "error.code",
+        "error.message",
+        "source.topic",
+        "source.partition",
+        "source.offset",
+    }
     assert headers["error.code"] == b"event.unprocessable"
     assert headers["error.message"] == f"RaiseError after {POISON_ATTEMPTS} attempts".encode()
     assert len(source) == 1

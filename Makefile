@@ -39,6 +39,7 @@ test-fast: $(DEV) $(SYSTEM)
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check schemas services bench tests
+	$(VENV)/bin/ruff format --check schemas services bench tests
 	$(VENV)/bin/mypy schemas services bench
 	$(VENV)/bin/lint-imports
 

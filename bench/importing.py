@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import json
 import random
 import time
 import uuid
@@ -257,6 +258,8 @@ async def seed(url: str, sample: Sample) -> None:
             TENANT,
         )
         since = datetime(2014, 6, 1, tzinfo=UTC)
+        # Whole rows as ingest writes them (consent with its statement, tags with their meta):
+        # the import's dry run folds its rows into them.
         await conn.copy_records_to_table(
             "customers",
             columns=[
@@ -269,7 +272,11 @@ async def seed(url: str, sample: Sample) -> None:
                 "last_name",
                 "language",
                 "newsletter",
+                "newsletter_at",
+                "newsletter_source",
+                "newsletter_event_id",
                 "tags",
+                "tag_meta",
                 "first_contact_at",
             ],
             records=[
@@ -283,7 +290,13 @@ async def seed(url: str, sample: Sample) -> None:
                     e.last_name,
                     e.language,
                     e.newsletter,
+                    None if e.newsletter is None else since,
+                    None if e.newsletter is None else "bench",
+                    None if e.newsletter is None else uuid.uuid4(),
                     e.tags,
+                    json.dumps(
+                        {t: {"origin": "manual", "added_at": since.isoformat()} for t in e.tags}
+                    ),
                     since,
                 )
                 for e in sample.existing

@@ -15,7 +15,7 @@ from pathlib import Path
 PROJECT = (
     ("services/ingest/decode.py", "decode (orjson + pydantic validation)"),
     ("schemas/normalize.py", "fold: identity / normalisation"),
-    ("services/ingest/domain.py", "fold: apply, history, summary"),
+    ("services/domain/fold.py", "fold: apply, history, summary"),
     ("services/common/crypto.py", "handlers: suppression hashes"),
     ("services/ingest/handlers.py", "handlers: batch logic"),
     ("services/ingest/store.py", "store: building SQL parameters"),

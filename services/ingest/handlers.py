@@ -11,7 +11,7 @@ from uuid import UUID
 from schemas.alerts import FlaggedBookingAlert
 from schemas.events import SiteEvent
 from services.common.suppression import suppression_hashes
-from services.ingest.domain import Customer, Identity, apply, identify, new_customer
+from services.domain.fold import Customer, Identity, apply, identify, new_customer
 from services.ingest.ports import Changes, ClaimOutcome, IngestStore
 
 

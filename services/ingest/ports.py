@@ -16,7 +16,7 @@ from uuid import UUID
 
 from schemas.alerts import FlaggedBookingAlert
 from services.common.settings import DEFAULT_REGION
-from services.ingest.domain import (
+from services.domain.fold import (
     DEFAULT_REGULAR_THRESHOLD,
     ConsentStatement,
     Customer,

@@ -11,8 +11,8 @@ import asyncpg
 
 from services.common.kafka import Topics
 from services.common.settings import DEFAULT_REGION
-from services.ingest import rows
-from services.ingest.domain import Customer
+from services.domain import rows
+from services.domain.fold import Customer
 from services.ingest.outbox import alert_message
 from services.ingest.ports import Changes, ClaimOutcome, OutboxRecord, TenantConfig
 

@@ -621,11 +621,11 @@ def import_event_id(tenant_id: str, file_sha256: str, row: int) -> uuid.UUID:
     return uuid.uuid5(EVENT_NAMESPACE, f"{tenant_id}|{file_sha256}|{row}")
 
 
-def to_event(
+def import_event(
     row: ImportRow, *, tenant_id: str, import_id: str, file_sha256: str, occurred_at: datetime
-) -> dict[str, Any]:
-    """The ``contact.imported`` event document of a valid row (contract section 2), built and
-    checked by the contract's own model; unknown values are left out."""
+) -> ImportEvent:
+    """The ``contact.imported`` event of a valid row (contract section 2), built and checked by
+    the contract's own model."""
     if occurred_at.tzinfo is None:
         raise ValueError("occurred_at must be timezone-aware")
     contact = Contact(
@@ -636,7 +636,7 @@ def to_event(
         language=row.language,
         newsletter_opt_in=row.newsletter_opt_in,
     )
-    event = ImportEvent(
+    return ImportEvent(
         event_id=import_event_id(tenant_id, file_sha256, row.row),
         type="contact.imported",
         tenant_id=tenant_id,
@@ -649,5 +649,18 @@ def to_event(
             tags=list(row.tags) or None,
             first_contact_at=row.first_contact_at,
         ),
+    )
+
+
+def to_event(
+    row: ImportRow, *, tenant_id: str, import_id: str, file_sha256: str, occurred_at: datetime
+) -> dict[str, Any]:
+    """The event document of a valid row as it is published; unknown values are left out."""
+    event = import_event(
+        row,
+        tenant_id=tenant_id,
+        import_id=import_id,
+        file_sha256=file_sha256,
+        occurred_at=occurred_at,
     )
     return event.model_dump(mode="json", exclude_none=True)

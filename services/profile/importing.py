@@ -5,6 +5,7 @@ writer). Re-importing a file, or importing an export back, publishes nothing."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import tempfile
 import uuid
@@ -17,8 +18,11 @@ from typing import IO, Any, Literal
 import asyncpg
 import orjson
 
+from schemas.events import ImportEvent
+from services.domain.fold import Customer, apply, identify
+from services.domain.rows import from_row
 from services.profile.commands import Publisher
-from services.profile.csvimport import CsvImport, ImportRow, RowError, to_event
+from services.profile.csvimport import CsvImport, ImportRow, RowError, import_event
 from services.profile.data import customers
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -74,24 +78,27 @@ async def spool(chunks: AsyncIterator[bytes]) -> tuple[IO[bytes], str]:
     return file, digest.hexdigest()
 
 
-def verdict(row: ImportRow, current: asyncpg.Record | None) -> Verdict:
-    """Would folding this row change the customer? Only such rows are published."""
+# What folding an import changes without changing the card: the import's own time (the last
+# contact, the stamps of last-writer-wins fields, when consent or a tag was stated).
+_BOOKKEEPING = frozenset({"stamps", "last_contact_at", "newsletter", "tags"})
+_SHOWN = [f.name for f in dataclasses.fields(Customer) if f.name not in _BOOKKEEPING]
+
+
+def _shown(c: Customer) -> tuple[Any, ...]:
+    consent = None if c.newsletter is None else c.newsletter.opt_in
+    return (*(getattr(c, name) for name in _SHOWN), consent, frozenset(c.tags))
+
+
+def verdict(event: ImportEvent, current: Customer | None, region: str) -> Verdict:
+    """Would ingest's fold of this row's event change the card? Asked of the fold itself; only
+    such rows are published."""
     if current is None:
         return "create"
-    for name in ("first_name", "last_name", "language"):
-        value = getattr(row, name)
-        if value is not None and value != current[name]:
-            return "update"
-    if row.phone is not None and row.email is not None and row.phone != current["phone"]:
-        return "update"
-    if row.newsletter_opt_in is not None and row.newsletter_opt_in != current["newsletter"]:
-        return "update"
-    if set(row.tags) - set(current["tags"]) - set(current["removed_tags"]):
-        return "update"
-    first = current["first_contact_at"]
-    if row.first_contact_at is not None and (first is None or row.first_contact_at < first):
-        return "update"
-    return "unchanged"
+    identity = identify(event.data.contact, region)
+    if identity is None:  # pragma: no cover - a valid row always has an email or a phone
+        return "unchanged"
+    folded = apply(current, event, identity).customer
+    return "update" if _shown(folded) != _shown(current) else "unchanged"
 
 
 def _chunks(items: Iterator[ImportRow | list[RowError]]) -> Iterator[list[Any]]:
@@ -135,6 +142,7 @@ async def run_import(
                 sha256=sha256,
                 publish=publish,
                 now=now,
+                region=opened.region,
             )
     finally:
         # Never return while a thread still reads the file: the caller closes it next.
@@ -155,6 +163,7 @@ async def _classify(
     sha256: str,
     publish: tuple[Publisher, str] | None,
     now: datetime,
+    region: str,
 ) -> None:
     """Count a chunk's errors, compare its valid rows with the customers, publish changes."""
     rows = [r for r in chunk if isinstance(r, ImportRow)]
@@ -170,7 +179,7 @@ async def _classify(
     )
     by_identity = {f["identity_key"]: f for f in found}
     by_id = {f["id"]: f for f in found}
-    changing = []
+    changing: list[ImportEvent] = []
     for r in rows:
         current = by_identity.get(r.identity)
         if r.customer_id is not None:
@@ -188,7 +197,10 @@ async def _classify(
                 report.error(RowError(r.row, "customer_id", *problem))
                 continue
         report.valid += 1
-        v = verdict(r, current)
+        event = import_event(
+            r, tenant_id=tenant_id, import_id=str(import_id), file_sha256=sha256, occurred_at=now
+        )
+        v = verdict(event, None if current is None else from_row(current), region)
         if v == "create":
             report.would_create += 1
         elif v == "update":
@@ -196,19 +208,10 @@ async def _classify(
         else:
             report.unchanged += 1
             continue
-        changing.append(r)
+        changing.append(event)
     if publish is not None and changing:
         publisher, topic = publish
-        docs = [
-            to_event(
-                r,
-                tenant_id=tenant_id,
-                import_id=str(import_id),
-                file_sha256=sha256,
-                occurred_at=now,
-            )
-            for r in changing
-        ]
+        docs = [e.model_dump(mode="json", exclude_none=True) for e in changing]
         report.published += await publisher.publish(
             topic, [(tenant_id.encode(), orjson.dumps(d)) for d in docs]
         )

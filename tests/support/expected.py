@@ -12,8 +12,8 @@ from uuid import UUID
 import asyncpg
 
 from schemas.events import SiteEvent
-from services.ingest.domain import Customer, apply, identify, new_customer
-from services.ingest.rows import from_row
+from services.domain.fold import Customer, apply, identify, new_customer
+from services.domain.rows import from_row
 
 NIL = uuid.UUID(int=0)
 

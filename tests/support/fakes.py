@@ -35,7 +35,7 @@ import asyncpg
 from schemas.alerts import FlaggedBookingAlert
 from schemas.events import SiteEvent, site_event_adapter
 from services.common.crypto import keyed_hash
-from services.ingest.domain import ConsentStatement, Customer, HistoryEntry
+from services.domain.fold import ConsentStatement, Customer, HistoryEntry
 from services.ingest.outbox import alert_message
 from services.ingest.ports import Changes, ClaimOutcome, OutboxRecord, TenantConfig
 from tests.support.builders import BASE, event

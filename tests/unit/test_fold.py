@@ -1,4 +1,4 @@
-"""The pure fold (services.ingest.domain): contract section 3 for one customer."""
+"""The pure fold (services.domain.fold): contract section 3 for one customer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from schemas.events import SiteEvent
-from services.ingest.domain import (
+from services.domain.fold import (
     ALERT_NAMESPACE,
     DEFAULT_REGULAR_THRESHOLD,
     ConsentStatement,

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import SiteEvent, site_event_adapter
-from services.ingest.domain import Customer, apply, identify, new_customer
+from services.domain.fold import Customer, apply, identify, new_customer
 from services.ingest.handlers import process_batch
 from tests.support.fakes import BASE, InMemoryIngestStore
 

@@ -14,7 +14,7 @@ import pytest
 
 from schemas.events import SiteEvent
 from services.common.crypto import keyed_hash
-from services.ingest.domain import Customer
+from services.domain.fold import Customer
 from services.ingest.handlers import BatchReport, process_batch
 from services.ingest.ports import Changes, IngestStore, TenantConfig
 from tests.support.fakes import (

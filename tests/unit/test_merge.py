@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from schemas.events import SiteEvent, site_event_adapter
 from schemas.tags import MAX_TAGS_PER_CUSTOMER
-from services.ingest.domain import (
+from services.domain.fold import (
     ConsentStatement,
     Customer,
     Identity,
@@ -25,7 +25,7 @@ from services.ingest.domain import (
     identify,
     new_customer,
 )
-from services.ingest.merge import merge, survivor
+from services.domain.merge import merge, survivor
 from tests.support.builders import BASE, event
 from tests.unit.test_fold_properties import IMPORT_TAGS, event_docs
 

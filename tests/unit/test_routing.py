@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ingest.routing import CardIdentifiers, Route, is_junk, route
+from services.domain.routing import CardIdentifiers, Route, is_junk, route
 from tests.support.builders import BASE
 
 E, E2, P, P2 = "an@example.be", "bo@example.be", "+32470123456", "+32471223344"

@@ -43,8 +43,7 @@ UPDATE customers SET identity_key = NULL, email = NULL, phone = NULL, first_name
 WHERE tenant_id = $1 AND id = $2
 """
 _FOR_IMPORT = """
-SELECT id, identity_key, first_name, last_name, phone, language, newsletter, tags,
-       removed_tags, first_contact_at
+SELECT *
 FROM customers
 WHERE tenant_id = $1 AND anonymized_at IS NULL
   AND (identity_key = ANY($2::text[]) OR id = ANY($3::uuid[]))
@@ -149,8 +148,8 @@ async def by_phone(conn: asyncpg.Connection, tenant_id: str, phone: str) -> asyn
 async def for_import(
     conn: asyncpg.Connection, tenant_id: str, identity_keys: list[str], ids: list[uuid.UUID]
 ) -> list[asyncpg.Record]:
-    """The live customers an import chunk names, by identity key or by id (the fields the
-    import compares)."""
+    """The live customers an import chunk names, by identity key or by id (whole rows: the
+    import asks the fold what a row would change)."""
     return list(await conn.fetch(_FOR_IMPORT, tenant_id, identity_keys, ids))
 
 

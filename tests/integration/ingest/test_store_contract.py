@@ -19,7 +19,7 @@ from schemas.alerts import FlaggedBookingAlert, FlaggedBookingData
 from services.common.db import connect
 from services.common.kafka import Topics
 from services.common.retry import is_transient
-from services.ingest.domain import ConsentStatement, Customer, HistoryEntry, TagState
+from services.domain.fold import ConsentStatement, Customer, HistoryEntry, TagState
 from services.ingest.outbox import flush
 from services.ingest.ports import Changes, IngestStore, Outbox, TenantConfig
 from services.ingest.store import PostgresIngestStore

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.ingest.domain import ConsentStatement, Customer, TagState
+from services.domain.fold import ConsentStatement, Customer, TagState
 
 
 class Row(Protocol):

@@ -11,7 +11,7 @@ import dataclasses
 import uuid
 from datetime import UTC, datetime
 
-from services.ingest.domain import (
+from services.domain.fold import (
     DEFAULT_REGULAR_THRESHOLD,
     LWW_FIELDS,
     ConsentStatement,

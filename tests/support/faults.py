@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.common.infra import EmbeddedPostgres, terminate
 from tests.support.builders import event
-from tests.support.processes import ROOT
+from tests.support.processes import spawn
 
 
 class DedicatedPostgres:
@@ -134,14 +133,7 @@ class ProfileProcess:
 
     def start(self) -> None:
         """Start a new process (logs appended to ``log_path``)."""
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "profile"],
-                env=self.env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=log,
-            )
+        self.proc = spawn("profile", self.env, self.log_path)
 
     def alive(self) -> bool:
         """True while the current process runs."""

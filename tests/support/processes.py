@@ -20,6 +20,18 @@ from services.common.kafka import Topics, ensure_topics
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`contacts COMMAND` in a subprocess from the repository, output appended to ``log_path``."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", command],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
+
+
 class IngestProcess:
     """`contacts ingest` in a subprocess, as production runs it."""
 
@@ -39,14 +51,7 @@ class IngestProcess:
 
     def start(self) -> None:
         """Start the worker (logs appended to ``log_path``)."""
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "ingest"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
+        self.proc = spawn("ingest", self.env, self.log_path)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, nothing is committed."""

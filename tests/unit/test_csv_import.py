@@ -149,50 +149,34 @@ def test_excel_separator_hint_line() -> None:
     assert isinstance(row, ImportRow) and row.row == 2 and row.first_name == "An"
 
 
+# The canonical columns in the order of the localized headers below.
+ORDERED_COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "language",
+    "newsletter_opt_in",
+    "tags",
+    "first_contact_at",
+    "customer_id",
+)
+
+
 @pytest.mark.parametrize(
     ("header", "columns"),
     [
         (
             "Voornaam;Achternaam;E-mailadres;GSM;Taal;Nieuwsbrief;Labels;Klant sinds;Klant ID",
-            (
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "language",
-                "newsletter_opt_in",
-                "tags",
-                "first_contact_at",
-                "customer_id",
-            ),
+            ORDERED_COLUMNS,
         ),
         (
             "Prénom;Nom;Courriel;Téléphone;Langue;Infolettre;Étiquettes;Client depuis;ID client",
-            (
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "language",
-                "newsletter_opt_in",
-                "tags",
-                "first_contact_at",
-                "customer_id",
-            ),
+            ORDERED_COLUMNS,
         ),
         (
             "First name,Surname,E-mail,Mobile,Language,Opt-in,Tags,First contact,Customer ID",
-            (
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "language",
-                "newsletter_opt_in",
-                "tags",
-                "first_contact_at",
-                "customer_id",
-            ),
+            ORDERED_COLUMNS,
         ),
         (
             "Familienaam;adresse e-mail;Tel;Premier contact;Nom de famille",

@@ -15,12 +15,12 @@ import aiokafka.codec
 import pytest
 from aiokafka.consumer import fetcher as aiokafka_fetcher
 from aiokafka.errors import CorruptRecordException
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.legacy_records import LegacyRecordBatchBuilder
 from aiokafka.record.util import calc_crc32c
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from services.ingest import unreadable
+from tests.support.batches import v2_batch
 
 GUARDED = "unit.contacts.site-events"
 SNAPPY, GZIP = 2, 1
@@ -28,20 +28,7 @@ SNAPPY, GZIP = 2, 1
 
 def batch(base: int, values: list[bytes], codec: int = 0) -> bytearray:
     """A v2 record batch at ``base``, as a broker stores it."""
-    builder = DefaultRecordBatchBuilder(
-        magic=2,
-        compression_type=codec,
-        is_transactional=0,
-        producer_id=-1,
-        producer_epoch=-1,
-        base_sequence=-1,
-        batch_size=1 << 20,
-    )
-    for i, value in enumerate(values):
-        builder.append(i, timestamp=None, key=b"venue", value=value, headers=[])
-    data = bytearray(builder.build())
-    struct.pack_into(">q", data, 0, base)  # the broker assigns the base offset (not in the CRC)
-    return data
+    return v2_batch(values, codec, base)
 
 
 def with_attributes(data: bytearray, attributes: int) -> bytearray:

@@ -25,13 +25,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.protocol.produce import ProduceRequest
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.util import calc_crc32c
 from aiokafka.structs import TopicPartition
 
 from services.common.db import with_database
 from services.common.infra import free_port
 from services.common.kafka import Topics
+from tests.support.batches import v2_batch
 from tests.support.builders import event
 from tests.support.processes import IngestProcess, consume_all, create_topics, event_bytes, wait_for
 from tests.support.stack import Stack
@@ -142,22 +142,6 @@ async def aiokafka_send(bootstrap: str, topic: str, partition: int, doc: dict[st
         await producer.send_and_wait(topic, value, key=key, partition=partition)
     finally:
         await producer.stop()
-
-
-def v2_batch(values: list[bytes], codec: int = 0) -> bytearray:
-    """A record batch (format v2) as a producer sends it."""
-    builder = DefaultRecordBatchBuilder(
-        magic=2,
-        compression_type=codec,
-        is_transactional=0,
-        producer_id=-1,
-        producer_epoch=-1,
-        base_sequence=-1,
-        batch_size=1 << 20,
-    )
-    for i, value in enumerate(values):
-        builder.append(i, timestamp=None, key=b"venue", value=value, headers=[])
-    return bytearray(builder.build())
 
 
 def claiming(data: bytearray, codec: int) -> bytearray:

@@ -33,12 +33,12 @@ from services.common import tenants
 from services.common.db import role_dsn
 from services.common.kafka import Topics, ensure_topics
 from services.common.settings import DEFAULT_REGION
-from services.demo import DOMAINS, FIRST, LAST, MOBILE
+from services.demo import DOMAINS, FIRST, LAST, MOBILE, phone_text
 from services.profile.commands import Publisher
 from services.profile.csvimport import CsvImport
 from services.profile.data import tags
 from services.profile.db import Database
-from services.profile.importing import Report, run_import, spool
+from services.profile.importing import Report, import_pass, spool
 from services.profile.tagging import vocabulary
 
 FIGURES: tuple[str, ...] = (
@@ -132,19 +132,6 @@ def _email_text(email: str, style: int) -> str:
     return email
 
 
-def _phone_text(n: str, style: int) -> str:
-    p = (n[:3], n[3:5], n[5:7], n[7:])
-    forms = (
-        f"0{p[0]} {p[1]} {p[2]} {p[3]}",
-        f"+32 {p[0]} {p[1]} {p[2]} {p[3]}",
-        f"0032{n}",
-        f"0{p[0]}/{p[1]}.{p[2]}.{p[3]}",
-        f"0{n}",
-        f"+32{n}",
-    )
-    return forms[style % len(forms)]
-
-
 def write_csv(path: Path, rows: int, *, seed: int = 5) -> Sample:
     """A customer file of ``rows`` data rows (see the module docstring)."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
@@ -192,7 +179,7 @@ def write_csv(path: Path, rows: int, *, seed: int = 5) -> Sample:
                 first,
                 last,
                 _email_text(email, rng.choices((0, 1, 2, 3), (70, 15, 10, 5))[0]) if email else "",
-                _phone_text(phone, rng.randint(0, 5)) if phone else "",
+                phone_text(phone, rng.randint(0, 5)) if phone else "",
                 language,
                 newsletter,
                 tags,
@@ -332,22 +319,17 @@ async def import_file(db: Database, path: Path, *, publish: tuple[Publisher, str
             known = set(vocabulary(await tags.custom(conn, TENANT)))
             passes = [None] if publish is None else [None, publish]
             report = Report()
-            for target in passes:  # the route's `_pass`: a fresh parse of the spooled file
-                opened = CsvImport.open(
-                    file,  # type: ignore[arg-type]
+            for target in passes:  # as the route: a fresh parse of the spooled file each pass
+                report = await import_pass(
+                    conn,
+                    file,
+                    tenant_id=TENANT,
+                    import_id=uuid.uuid4(),
+                    sha256=sha256,
                     region=region,
                     known_tags=known,
-                    now=datetime.now(UTC),
+                    publish=target,
                 )
-                with opened:
-                    report = await run_import(
-                        conn,
-                        opened,
-                        tenant_id=TENANT,
-                        import_id=uuid.uuid4(),
-                        sha256=sha256,
-                        publish=target,
-                    )
     finally:
         file.close()
     return Timed(report, time.perf_counter() - started, time.process_time() - cpu)

@@ -159,7 +159,8 @@ def _guest(rng: random.Random, weights: tuple[int, ...], used: set[str]) -> _Gue
     )
 
 
-def _phone_text(n: str, style: int) -> str:
+def phone_text(n: str, style: int) -> str:
+    """A Belgian national number ``n`` (9 digits mobile, 8 landline) written as guests do."""
     if len(n) == 9:  # mobile
         p = (n[:3], n[3:5], n[5:7], n[7:])
         forms = (
@@ -204,7 +205,7 @@ def _contact(rng: random.Random, g: _Guest, *, ask: float = 0.0) -> dict[str, An
         c["email"] = _email_text(g.email, style)
     if g.phone is not None and (g.email is None or rng.random() < 0.8):
         style = g.phone_style if rng.random() < 0.7 else rng.randint(0, 5)
-        c["phone"] = _phone_text(g.phone, style)
+        c["phone"] = phone_text(g.phone, style)
     if rng.random() < 0.7:
         c["language"] = rng.choice(LANG_TAGS[g.lang])
     if rng.random() < ask:

@@ -101,6 +101,32 @@ def verdict(event: ImportEvent, current: Customer | None, region: str) -> Verdic
     return "update" if _shown(folded) != _shown(current) else "unchanged"
 
 
+async def import_pass(
+    conn: asyncpg.Connection,
+    file: IO[bytes],
+    *,
+    tenant_id: str,
+    import_id: uuid.UUID,
+    sha256: str,
+    region: str,
+    known_tags: set[str],
+    publish: tuple[Publisher, str] | None,
+) -> Report:
+    """One pass over a spooled upload: a fresh parse, every row classified (and published when
+    ``publish`` is given). Raises ImportFileError when the file as a whole cannot be read."""
+    file.seek(0)
+    opened = CsvImport.open(
+        file,  # type: ignore[arg-type]
+        region=region,
+        known_tags=known_tags,
+        now=datetime.now(UTC),
+    )
+    with opened:
+        return await run_import(
+            conn, opened, tenant_id=tenant_id, import_id=import_id, sha256=sha256, publish=publish
+        )
+
+
 def _chunks(items: Iterator[ImportRow | list[RowError]]) -> Iterator[list[Any]]:
     while chunk := list(islice(items, CHUNK)):
         yield chunk

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, status
@@ -17,10 +17,10 @@ from services.common import tenants
 from services.common.kafka import Topics
 from services.profile.auth import Principal, require
 from services.profile.commands import Publisher
-from services.profile.csvimport import CsvImport, ImportFileError
+from services.profile.csvimport import ImportFileError
 from services.profile.data import imports, tags
 from services.profile.deps import AppSettings, Db, TenantId
-from services.profile.importing import MAX_IMPORT_BYTES, Report, TooLarge, run_import, spool
+from services.profile.importing import MAX_IMPORT_BYTES, Report, TooLarge, import_pass, spool
 from services.profile.problems import Problem, found, problem_responses
 from services.profile.tagging import vocabulary
 
@@ -181,16 +181,16 @@ async def _pass(
     publish: tuple[Publisher, str] | None,
 ) -> Report:
     try:
-        opened = CsvImport.open(
-            file,  # type: ignore[arg-type]
+        return await import_pass(
+            conn,
+            file,
+            tenant_id=tenant,
+            import_id=import_id,
+            sha256=sha256,
             region=region,
             known_tags=known,
-            now=datetime.now(UTC),
+            publish=publish,
         )
-        with opened:
-            return await run_import(
-                conn, opened, tenant_id=tenant, import_id=import_id, sha256=sha256, publish=publish
-            )
     except ImportFileError as exc:
         raise Problem(
             422,

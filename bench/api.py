@@ -15,7 +15,6 @@ import math
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -31,6 +30,7 @@ import aiohttp
 import asyncpg
 
 from bench.infra import BenchStack, fresh_database
+from bench.process import spawn
 from bench.report import Row, Section
 from bench.seed import Seeded, seed
 from services.common.db import role_dsn
@@ -42,7 +42,6 @@ from services.profile.data import customers as customer_rows
 from services.profile.data import tags
 from services.profile.db import Database
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret"
 CONCURRENCY = (16, 64)
 DEPTH = 50  # the deep page: page 50 of a filtered list
@@ -220,14 +219,7 @@ class ApiProcess:
 
     def launch(self) -> None:
         """Start the process."""
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "profile"],
-                env=self.env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=log,
-            )
+        self.proc = spawn("profile", self.env, self.log_path)
 
     async def ready(self, timeout: float = 60.0) -> None:
         """Wait until /readyz answers 200."""

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from services.common.infra import terminate
+from services.common.infra import start_service, terminate
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret"
+
+
+def spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`contacts COMMAND` from the repository, output appended to ``log_path``."""
+    return start_service(command, env, log_path=log_path, cwd=ROOT)
 
 
 class IngestProcess:
@@ -34,15 +38,8 @@ class IngestProcess:
 
     def start(self) -> float:
         """Start the worker; return the monotonic start time."""
-        with self.log_path.open("ab") as log:
-            self.started = time.monotonic()
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "ingest"],
-                env=self.env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=log,
-            )
+        self.started = time.monotonic()
+        self.proc = spawn("ingest", self.env, self.log_path)
         return self.started
 
     @property

@@ -25,7 +25,7 @@ from types import FrameType
 import structlog
 
 from services.common.db import fetch_once, migrate
-from services.common.infra import EmbeddedPostgres, TansuBroker, stop_postgres
+from services.common.infra import EmbeddedPostgres, TansuBroker, start_service, stop_postgres
 from services.common.kafka import Topics, ensure_topics
 from services.common.retry import TRANSIENT
 from services.common.settings import Settings
@@ -174,12 +174,8 @@ class _Stack:
 
     def start_services(self, env: dict[str, str]) -> None:
         for name in SERVICES:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", name],
-                env=env,
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # `up` stops them in order, Ctrl-C reaches `up` only
-            )
+            # In their own sessions: `up` stops them in order, Ctrl-C reaches `up` only.
+            proc = start_service(name, env, new_session=True)
             child = _Child(name, proc)
             self.children.append(child)
             self.track(name, proc.pid)

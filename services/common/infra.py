@@ -9,7 +9,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +181,27 @@ class TansuBroker:
         if self._proc is not None:
             terminate(self._proc, timeout=5)
         self._proc = None
+
+
+def start_service(
+    command: str,
+    env: Mapping[str, str],
+    *,
+    log_path: Path | None = None,
+    cwd: Path | None = None,
+    new_session: bool = False,
+) -> subprocess.Popen[bytes]:
+    """`contacts COMMAND` as a child process: its output appended to ``log_path``, or, without
+    one, its stderr piped to the caller (`up` echoes it and keeps the last lines)."""
+    argv = [sys.executable, "-m", "services.cli", command]
+    if log_path is None:
+        return subprocess.Popen(
+            argv, env=dict(env), cwd=cwd, stderr=subprocess.PIPE, start_new_session=new_session
+        )
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            argv, env=dict(env), cwd=cwd, stdout=log, stderr=log, start_new_session=new_session
+        )
 
 
 def terminate(proc: subprocess.Popen[bytes] | None, *, timeout: float) -> int:

@@ -25,6 +25,17 @@ from tests.support.stack import Stack
 SECRET = "test-secret"
 API_PASSWORD = "contacts-api-test"
 
+# The tables that hold a tenant's data (row level security on each).
+TENANT_TABLES = [
+    "tenants",
+    "customers",
+    "history",
+    "consent_ledger",
+    "suppressions",
+    "processed_events",
+    "tenant_tags",
+]
+
 Seed = Callable[..., Awaitable[BatchReport]]
 MakeToken = Callable[..., Awaitable[str]]
 

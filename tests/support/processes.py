@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -14,22 +13,15 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.common.infra import terminate
+from services.common.infra import start_service, terminate
 from services.common.kafka import Topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """`contacts COMMAND` in a subprocess from the repository, output appended to ``log_path``."""
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "services.cli", command],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
+    """`contacts COMMAND` from the repository, output appended to ``log_path``."""
+    return start_service(command, env, log_path=log_path, cwd=ROOT)
 
 
 class IngestProcess:

@@ -29,24 +29,13 @@ from services.export.runner import ExportRunner
 from services.profile import auth as auth_module
 from services.profile.problems import Problem
 from services.profile.tokens import create_token, revoke_token
-from tests.support.api import MakeToken, Seed, bearer, build_app
+from tests.support.api import TENANT_TABLES, MakeToken, Seed, bearer, build_app
 from tests.support.venues import OTHER, T, venue_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 BASE = f"/v1/tenants/{T}"
 PROBLEM = "application/problem+json"
-TABLES = [
-    "tenants",
-    "customers",
-    "history",
-    "consent_ledger",
-    "suppressions",
-    "processed_events",
-    "tenant_tags",
-    "api_tokens",
-    "exports",
-    "imports",
-]
+TABLES = [*TENANT_TABLES, "api_tokens", "exports", "imports"]
 
 
 @pytest.fixture

@@ -11,19 +11,11 @@ import pytest
 
 from services.common.db import connect
 from services.profile.tokens import token_hash
-from tests.support.api import MakeToken, Seed, api_url, bearer
+from tests.support.api import TENANT_TABLES, MakeToken, Seed, api_url, bearer
 from tests.support.venues import OTHER, T, venue_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-TABLES = [
-    "tenants",
-    "customers",
-    "history",
-    "consent_ledger",
-    "suppressions",
-    "processed_events",
-    "tenant_tags",
-]
+TABLES = TENANT_TABLES
 
 
 @pytest.fixture

@@ -15,6 +15,17 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 T = "brasserie-leopold"
 URL = f"/v1/tenants/{T}"
 WINE = {"code": "wine_club", "labels": {"nl": "Wijnclub", "fr": "Club du vin", "en": "Wine club"}}
+# The built-in tags of the contract (section 4), in the order the vocabulary lists them.
+BUILTIN_ORDER = [
+    "friends_family",
+    "business",
+    "influencer",
+    "local",
+    "no_show",
+    "problem",
+    "regular",
+    "vip",
+]
 
 
 @pytest.fixture
@@ -30,16 +41,7 @@ async def test_vocabulary_lists_builtins_then_custom_tags(
     assert r.json() == {**WINE, "label": "Wine club", "builtin": False}
     body = (await client.get(f"{URL}/tags", params={"lang": "nl"}, headers=h)).json()
     codes = [t["code"] for t in body["items"]]
-    assert codes[:8] == [
-        "friends_family",
-        "business",
-        "influencer",
-        "local",
-        "no_show",
-        "problem",
-        "regular",
-        "vip",
-    ]
+    assert codes[:8] == BUILTIN_ORDER
     assert codes[8:] == ["wine_club"]
     assert body["items"][8]["label"] == "Wijnclub" and body["max_per_customer"] == 9
     other = bearer(await make_token("chez-other", "read"))
@@ -143,17 +145,7 @@ async def test_a_tenth_tag_is_422(
 ) -> None:
     url = f"{URL}/customers/{guest}/tags"
     await client.post(f"{URL}/tags", json=WINE, headers=h)
-    nine = [
-        "friends_family",
-        "business",
-        "influencer",
-        "local",
-        "no_show",
-        "problem",
-        "regular",
-        "vip",
-        "wine_club",
-    ]
+    nine = [*BUILTIN_ORDER, "wine_club"]
     assert (await client.put(url, json={"tags": nine}, headers=h)).status_code == 200
     await client.post(f"{URL}/tags", json={**WINE, "code": "tenth"}, headers=h)
     r = await client.put(url, json={"tags": [*nine, "tenth"]}, headers=h)

@@ -32,7 +32,7 @@ from schemas.tags import FLAGGING_TAGS, MAX_TAGS_PER_CUSTOMER
 
 ALERT_NAMESPACE = uuid.UUID("0c9a1d5e-3f0b-4b8e-9a57-6d2f1c3e8b40")
 DEFAULT_REGULAR_THRESHOLD = 3
-LWW_FIELDS = ("first_name", "last_name", "phone", "language")
+LWW_FIELDS = ("email", "first_name", "last_name", "phone", "language")
 Stamp = tuple[datetime, str]
 Origin = Literal["auto", "manual"]
 
@@ -187,6 +187,7 @@ def _field_values(contact: Contact, identity: Identity) -> dict[str, str | None]
     if first is None and last is None and contact.name:
         first, last = split_name(contact.name)
     return {
+        "email": identity.email,
         "first_name": first,
         "last_name": last,
         "phone": identity.phone,
@@ -199,8 +200,6 @@ def _merge_fields(c: Customer, values: dict[str, str | None], stamp: Stamp) -> N
         value = values[name]
         if value is None:
             continue  # an absent value never clears a field
-        if name == "phone" and c.identity_key.startswith("phone:"):
-            continue  # the identity phone is fixed
         current = c.stamps.get(name)
         if current is None or stamp > current:
             setattr(c, name, value)

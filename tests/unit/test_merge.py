@@ -323,11 +323,10 @@ def test_folding_a_union_is_merging_an_email_card_and_a_phone_card_but_for_the_p
     }
 
 
-# -- where today's Customer cannot keep the law: the fold stamps neither the email nor a phone
-# card's phone, so a merge cannot tell which is newer. Strict: they pass once the fold does.
+# -- the email and a phone card's phone are stamped like every last-writer-wins field, so a
+# merge can tell which is newer.
 
 
-@pytest.mark.xfail(strict=True, reason="the fold does not stamp a phone card's phone")
 def test_the_newer_phone_of_the_phone_card_is_shown_after_the_merge() -> None:
     online = parse(event(at=0, phone="0471 22 33 44"))
     by_phone = parse(event(at=60, email=None))
@@ -340,7 +339,6 @@ def test_the_newer_phone_of_the_phone_card_is_shown_after_the_merge() -> None:
     assert two.phone == PHONE  # today: the email card's older, stamped phone
 
 
-@pytest.mark.xfail(strict=True, reason="the fold does not stamp the email")
 def test_the_newer_email_is_shown_after_staff_merge_two_email_cards() -> None:
     other = Identity("email:zed@example.be", "zed@example.be", None)
     old = parse(event(at=0, email="zed@example.be"))

@@ -31,11 +31,11 @@ from asyncpg import utils
 
 from bench.infra import BenchStack, fresh_database
 from bench.report import Row, Section
+from services.common import exportjobs as jobs
 from services.common.db import connect, role_dsn
 from services.common.logging import configure
 from services.common.segments import SegmentFilters
 from services.common.settings import DEFAULT_REGION
-from services.export import jobs
 from services.export.csvquery import export_query
 from services.export.runner import ExportRunner, export_path
 

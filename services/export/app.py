@@ -11,12 +11,12 @@ import orjson
 import structlog
 from faust.types import StreamT
 
+from services.common import exportjobs as jobs
 from services.common.db import connect
 from services.common.faustapp import faust_app, raw_topic
 from services.common.kafka import Topics
 from services.common.retry import TRANSIENT, backoff
 from services.common.settings import Settings
-from services.export import jobs
 from services.export.runner import ExportRunner
 
 log = structlog.get_logger(__name__)

@@ -32,7 +32,7 @@ def cmd_export_worker(settings: Settings, _: argparse.Namespace) -> int:
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     """Export a segment of one tenant, or of every tenant, into --out; no broker needed."""
-    from services.export import jobs
+    from services.common import exportjobs as jobs
     from services.export.runner import ExportRunner, export_path
 
     dsn = owner_dsn(settings)

@@ -11,11 +11,11 @@ import asyncpg
 import structlog
 from pydantic import ValidationError
 
+from services.common import exportjobs as jobs
 from services.common import tenants
 from services.common.db import connect
 from services.common.segments import SegmentFilters
 from services.common.settings import DEFAULT_REGION
-from services.export import jobs
 from services.export.writer import write_segment
 
 log = structlog.get_logger(__name__)

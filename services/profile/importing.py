@@ -89,11 +89,12 @@ def _shown(c: Customer) -> tuple[Any, ...]:
     return (*(getattr(c, name) for name in _SHOWN), consent, frozenset(c.tags))
 
 
-def verdict(event: ImportEvent, current: Customer | None, region: str) -> Verdict:
+def verdict(event: ImportEvent | None, current: Customer | None, region: str) -> Verdict:
     """Would ingest's fold of this row's event change the card? Asked of the fold itself; only
     such rows are published."""
     if current is None:
         return "create"
+    assert event is not None  # built whenever there is a card to fold it into
     identity = identify(event.data.contact, region)
     if identity is None:  # pragma: no cover - a valid row always has an email or a phone
         return "unchanged"
@@ -114,7 +115,6 @@ async def import_pass(
 ) -> Report:
     """One pass over a spooled upload: a fresh parse, every row classified (and published when
     ``publish`` is given). Raises ImportFileError when the file as a whole cannot be read."""
-    file.seek(0)
     opened = CsvImport.open(
         file,  # type: ignore[arg-type]
         region=region,
@@ -223,9 +223,15 @@ async def _classify(
                 report.error(RowError(r.row, "customer_id", *problem))
                 continue
         report.valid += 1
-        event = import_event(
-            r, tenant_id=tenant_id, import_id=str(import_id), file_sha256=sha256, occurred_at=now
-        )
+        event = None
+        if current is not None or publish is not None:  # a dry run needs none for a new card
+            event = import_event(
+                r,
+                tenant_id=tenant_id,
+                import_id=str(import_id),
+                file_sha256=sha256,
+                occurred_at=now,
+            )
         v = verdict(event, None if current is None else from_row(current), region)
         if v == "create":
             report.would_create += 1
@@ -234,7 +240,8 @@ async def _classify(
         else:
             report.unchanged += 1
             continue
-        changing.append(event)
+        if event is not None:
+            changing.append(event)
     if publish is not None and changing:
         publisher, topic = publish
         docs = [e.model_dump(mode="json", exclude_none=True) for e in changing]

@@ -11,10 +11,10 @@ import asyncpg
 import httpx
 
 from schemas.events import site_event_adapter
+from services.common import exportjobs as jobs
 from services.common.db import role_dsn
 from services.common.kafka import Topics
 from services.common.settings import Settings
-from services.export import jobs
 from services.export.runner import ExportRunner, export_path
 from services.ingest.handlers import process_batch
 from services.ingest.store import PostgresIngestStore

@@ -13,8 +13,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from services.common import exportjobs as jobs
 from services.common.db import connect
-from services.export import jobs
 from services.export.runner import export_path
 from tests.support.processes import ROOT, create_topics, produce, wait_for
 from tests.support.stack import Stack

@@ -22,9 +22,9 @@ import pytest
 import structlog
 from fastapi import FastAPI
 
+from services.common import exportjobs as jobs
 from services.common.db import role_dsn
 from services.common.settings import Settings
-from services.export import jobs
 from services.export.runner import ExportRunner
 from services.profile import auth as auth_module
 from services.profile.problems import Problem

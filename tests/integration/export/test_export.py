@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from schemas.customer_csv import HEADER
+from services.common import exportjobs as jobs
 from services.common.db import role_dsn
 from services.common.segments import SegmentFilters, segment_where
-from services.export import jobs
 from services.export.runner import ExportRunner, export_path
 from tests.support.builders import event
 from tests.support.exports import TENANT, run_export, seed

@@ -33,3 +33,30 @@ class FlaggedBookingAlert(BaseModel):
     occurred_at: datetime
     caused_by_event_id: UUID
     data: FlaggedBookingData
+
+
+class MergeData(BaseModel):
+    """Which card lives on and which one was merged into it (ids only, no personal data)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    survivor_id: UUID
+    absorbed_id: UUID
+    merge_id: UUID
+    reason: Literal["linked_by_event", "staff"]
+
+
+class MergeAlert(BaseModel):
+    """``customer.merged`` / ``customer.unmerged``: services that store customer ids follow it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: UUID
+    type: Literal["customer.merged", "customer.unmerged"]
+    tenant_id: str
+    occurred_at: datetime
+    caused_by_event_id: UUID | None = None
+    data: MergeData
+
+
+Alert = FlaggedBookingAlert | MergeAlert

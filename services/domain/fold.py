@@ -108,6 +108,7 @@ class HistoryEntry:
     source: str
     summary: str
     data: dict[str, Any]
+    contact: dict[str, Any] = field(default_factory=dict)  # as sent: what a refold needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +305,7 @@ def _history(c: Customer, event: SiteEvent) -> HistoryEntry:
         source=event.source,
         summary=summarize(event),
         data=data,
+        contact=event.data.contact.model_dump(mode="json", exclude_none=True),
     )
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 from services.domain.fold import (
     DEFAULT_REGULAR_THRESHOLD,
@@ -48,24 +51,84 @@ if {f.name for f in dataclasses.fields(Customer)} != _HANDLED:
     raise RuntimeError("every Customer field needs a merge rule (merge.py)")
 
 
+@dataclass(frozen=True, slots=True)
+class StaffTags:
+    """The tags people set on a card: manual tags (with their dates) and the removed codes."""
+
+    tags: Mapping[str, datetime]
+    removed: frozenset[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored in a merge record."""
+        return {
+            "tags": {code: at.isoformat() for code, at in self.tags.items()},
+            "removed": sorted(self.removed),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> StaffTags:
+        """From a merge record."""
+        return cls(
+            {code: datetime.fromisoformat(at) for code, at in doc["tags"].items()},
+            frozenset(doc["removed"]),
+        )
+
+
+def staff_tags(c: Customer) -> StaffTags:
+    """The card's manual tags and staff removals."""
+    return StaffTags(
+        {code: t.added_at for code, t in c.tags.items() if t.origin == "manual"},
+        c.removed_tags,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """A merge to record: ``absorbed`` went into ``survivor``, and what an undo needs."""
+
+    id: uuid.UUID
+    tenant_id: str
+    survivor_id: uuid.UUID
+    absorbed_id: uuid.UUID
+    reason: Literal["linked_by_event", "staff"]
+    survivor_staff: StaffTags
+    absorbed_staff: StaffTags
+    event_id: uuid.UUID | None = None
+    token_id: uuid.UUID | None = None
+    # Stored cards whose history moves with this merge: the absorbed card and the cards merged
+    # into it earlier in the same batch; and the batch's own events that were theirs.
+    moved_cards: tuple[uuid.UUID, ...] = ()
+    moved_events: tuple[uuid.UUID, ...] = ()
+
+
 def survivor(a: Customer, b: Customer) -> Customer:
     """The card whose id lives on: the older first contact, then the smaller id."""
     return min(a, b, key=_age)
 
 
 def merge(
-    a: Customer, b: Customer, *, regular_threshold: int = DEFAULT_REGULAR_THRESHOLD
+    a: Customer,
+    b: Customer,
+    *,
+    regular_threshold: int = DEFAULT_REGULAR_THRESHOLD,
+    keep: uuid.UUID | None = None,
 ) -> Customer:
     """One card from two cards of the same tenant; neither input is changed.
 
-    The id and identity key are the survivor's (``survivor``: older first contact, then smaller
-    id), so the result does not depend on the argument order nor on the order of a chain of
-    merges. ``regular_threshold`` must be the tenant's, as given to the fold.
+    The id and identity key are ``keep``'s (the card an event or staff chose), else the
+    survivor's (``survivor``: older first contact, then smaller id), so that the result does
+    not depend on the argument order. ``regular_threshold`` must be the tenant's, as given to
+    the fold.
     """
     if a.tenant_id != b.tenant_id:
         raise ValueError("cards of different tenants are never merged")
-    keep = survivor(a, b)
-    c = Customer(id=keep.id, tenant_id=keep.tenant_id, identity_key=keep.identity_key)
+    if keep is None:
+        kept = survivor(a, b)
+    elif keep in (a.id, b.id):
+        kept = a if keep == a.id else b
+    else:
+        raise ValueError("the card to keep must be one of the two")
+    c = Customer(id=kept.id, tenant_id=kept.tenant_id, identity_key=kept.identity_key)
     for name in MERGED_LWW:
         value, stamp = _newest(name, a, b)
         setattr(c, name, value)

@@ -80,6 +80,13 @@ def is_junk(identifier: str) -> bool:
     )
 
 
+def linking(
+    email: str | None, phone: str | None, blocked: Collection[str] = frozenset()
+) -> tuple[str, ...]:
+    """The event's identifiers that may identify a guest: neither junk nor blocked by the venue."""
+    return tuple(i for i in (email, phone) if i is not None and not is_junk(i) and i not in blocked)
+
+
 def route(
     email: str | None,
     phone: str | None,

@@ -1,18 +1,40 @@
-"""The ingest use case: a batch of valid events folded into profiles in one transaction."""
+"""The ingest use case: a batch of valid events routed to their cards (contract 3a) and folded
+into them, in one transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from schemas.alerts import FlaggedBookingAlert
+from schemas.alerts import Alert, MergeAlert, MergeData
 from schemas.events import SiteEvent
 from services.common.suppression import suppression_hashes
-from services.domain.fold import Customer, Identity, apply, identify, new_customer
-from services.ingest.ports import Changes, ClaimOutcome, IngestStore
+from services.domain.fold import (
+    ALERT_NAMESPACE,
+    ConsentStatement,
+    Customer,
+    HistoryEntry,
+    Identity,
+    apply,
+    identify,
+    new_customer,
+)
+from services.domain.merge import Merged, merge, staff_tags
+from services.domain.routing import CardIdentifiers, linking, route
+from services.ingest.ports import (
+    Changes,
+    ClaimOutcome,
+    Held,
+    IngestStore,
+    Suggestion,
+    TenantConfig,
+    Tie,
+)
 
 
 @dataclass(slots=True)
@@ -23,8 +45,9 @@ class BatchReport:
     duplicates: int = 0
     suppressed: int = 0
     created: int = 0
+    merged: int = 0
     unidentifiable: list[int] = field(default_factory=list)  # indexes into the batch
-    alerts: list[FlaggedBookingAlert] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
 
 
 def suppression_keys(tenant_id: str, identity: Identity, secret: str) -> list[tuple[str, bytes]]:
@@ -33,6 +56,20 @@ def suppression_keys(tenant_id: str, identity: Identity, secret: str) -> list[tu
         secret, email=identity.email, phone=identity.phone, identity_key=identity.key
     )
     return [(tenant_id, h) for h in hashes]
+
+
+def merge_alert(m: Merged, kind: str, at: datetime, caused_by: UUID | None = None) -> MergeAlert:
+    """``customer.merged`` or ``customer.unmerged`` for a merge record (ids only)."""
+    return MergeAlert(
+        alert_id=uuid.uuid5(ALERT_NAMESPACE, f"{m.tenant_id}:{m.id}:{kind}"),
+        type="customer.merged" if kind == "merged" else "customer.unmerged",
+        tenant_id=m.tenant_id,
+        occurred_at=at,
+        caused_by_event_id=caused_by,
+        data=MergeData(
+            survivor_id=m.survivor_id, absorbed_id=m.absorbed_id, merge_id=m.id, reason=m.reason
+        ),
+    )
 
 
 async def process_batch(
@@ -46,71 +83,218 @@ async def process_batch(
     report = BatchReport()
     configs = await store.tenants({e.tenant_id for e in events})
     seen: set[tuple[str, UUID]] = set()
-    work: list[tuple[SiteEvent, Identity]] = []
+    work: list[tuple[SiteEvent, Identity, tuple[str, ...]]] = []
     for index, event in enumerate(events):
         if (event.tenant_id, event.event_id) in seen:
             report.duplicates += 1
             continue
         seen.add((event.tenant_id, event.event_id))
-        identity = identify(event.data.contact, configs[event.tenant_id].region)
-        if identity is None:
+        config = configs[event.tenant_id]
+        identity = identify(event.data.contact, config.region)
+        ids = linking(identity.email, identity.phone, config.blocked) if identity else ()
+        if identity is None or not ids:
             report.unidentifiable.append(index)
         else:
-            work.append((event, identity))
+            work.append((event, identity, ids))
     if not work:
         return report
 
     async with store.transaction():
-        event_keys = [suppression_keys(e.tenant_id, i, secret) for e, i in work]
+        await store.lock({e.tenant_id for e, _, _ in work})
+        event_keys = [suppression_keys(e.tenant_id, i, secret) for e, i, _ in work]
         keys = {k for ks in event_keys for k in ks}
         erased = await store.suppressions(keys) if keys else {}
         outcomes: list[ClaimOutcome] = (
             [
                 "suppressed" if _is_suppressed(e, ks, erased) else "applied"
-                for (e, _), ks in zip(work, event_keys, strict=True)
+                for (e, _, _), ks in zip(work, event_keys, strict=True)
             ]
             if erased
             else ["applied"] * len(work)
         )
         claimed = await store.claim(
-            [(e.tenant_id, e.event_id, o) for (e, _), o in zip(work, outcomes, strict=True)]
+            [(e.tenant_id, e.event_id, o) for (e, _, _), o in zip(work, outcomes, strict=True)]
         )
         fresh = []
-        for (event, identity), outcome in zip(work, outcomes, strict=True):
-            if (event.tenant_id, event.event_id) not in claimed:
+        for item, outcome in zip(work, outcomes, strict=True):
+            if (item[0].tenant_id, item[0].event_id) not in claimed:
                 report.duplicates += 1
             elif outcome == "suppressed":
                 report.suppressed += 1
             else:
-                fresh.append((event, identity))
+                fresh.append(item)
         if not fresh:
             return report
 
-        customers = await store.load({(e.tenant_id, i.key) for e, i in fresh})
-        changed: dict[tuple[str, str], Customer] = {}
-        changes = Changes(customers=[], history=[], consent=[], alerts=[])
-        for event, identity in fresh:
-            key = (event.tenant_id, identity.key)
-            current = customers.get(key)
-            if current is None:
-                current = new_customer(event.tenant_id, identity, new_id())
-                report.created += 1
-            result = apply(
-                current,
-                event,
-                identity,
-                regular_threshold=configs[event.tenant_id].regular_threshold,
-            )
-            customers[key] = changed[key] = result.customer
-            changes.history.append((event.tenant_id, result.history))
-            if result.consent is not None:
-                changes.consent.append((event.tenant_id, result.customer.id, result.consent))
-            changes.alerts.extend(result.alerts)
-        changes.customers.extend(changed.values())
+        held = await store.holders({(e.tenant_id, i) for e, _, ids in fresh for i in ids})
+        venues = {t: _Venue(t, configs[t]) for t in {e.tenant_id for e, _, _ in fresh}}
+        for h in held:
+            venues[h.customer.tenant_id].add(h)
+        history = []
+        for event, identity, _ in fresh:
+            venue = venues[event.tenant_id]
+            entry, consent_statement = venue.apply(event, identity, new_id, report)
+            history.append((event.tenant_id, entry, consent_statement))
+        changes = Changes(customers=[], history=[], consent=[], alerts=report.alerts)
+        for tenant_id, entry, statement in history:
+            final = venues[tenant_id].final(entry.customer_id)
+            changes.history.append((tenant_id, dataclasses.replace(entry, customer_id=final)))
+            if statement is not None:
+                changes.consent.append((tenant_id, final, statement))
+        for venue in venues.values():
+            venue.collect(changes)
         await store.save(changes)
     report.applied = len(fresh)
-    report.alerts = changes.alerts
     return report
+
+
+class _Venue:
+    """One venue's cards as the batch knows them: the stored ones holding its identifiers, the
+    ones it creates, the merges it makes."""
+
+    def __init__(self, tenant_id: str, config: TenantConfig):
+        self.tenant_id = tenant_id
+        self.config = config
+        self.cards: dict[UUID, Customer] = {}
+        self.identifiers: dict[UUID, dict[str, datetime]] = {}
+        self.holders: defaultdict[str, set[UUID]] = defaultdict(set)
+        self.into: dict[UUID, UUID] = {}  # absorbed card -> the card it went into
+        self.stored: dict[UUID, list[UUID]] = {}  # stored cards whose rows a card now holds
+        self.batch_events: defaultdict[UUID, list[UUID]] = defaultdict(list)
+        self.touched: set[UUID] = set()
+        self.ties: dict[tuple[str, UUID], Tie] = {}
+        self.merges: list[Merged] = []
+        self.suggestions: list[Suggestion] = []
+
+    def add(self, held: Held) -> None:
+        """A stored card."""
+        c = held.customer
+        self.cards[c.id] = c
+        self.identifiers[c.id] = dict(held.identifiers)
+        self.stored[c.id] = [c.id]
+        for value in held.identifiers:
+            self.holders[value].add(c.id)
+
+    def final(self, card: UUID) -> UUID:
+        """The card that ``card`` lives on in, once the batch's merges are done."""
+        while card in self.into:
+            card = self.into[card]
+        return card
+
+    def apply(
+        self, event: SiteEvent, identity: Identity, new_id: Callable[[], UUID], report: BatchReport
+    ) -> tuple[HistoryEntry, ConsentStatement | None]:
+        """Route the event (3a), merge what it links, fold it into its card."""
+        r = route(
+            identity.email, identity.phone, self._candidates(identity), blocked=self.config.blocked
+        )
+        if r is None:  # pragma: no cover - process_batch dead-letters these before
+            raise ValueError("an event without a usable identifier reached routing")
+        target = r.card
+        if target is None:
+            card = new_customer(self.tenant_id, identity, new_id())
+            target = card.id
+            self.cards[target], self.identifiers[target], self.stored[target] = card, {}, []
+            report.created += 1
+        for absorbed in r.absorb:
+            report.alerts.append(self._merge(absorbed, target, event, new_id))
+            report.merged += 1
+        outcome = apply(
+            self.cards[target], event, identity, regular_threshold=self.config.regular_threshold
+        )
+        self.cards[target] = outcome.customer
+        self.touched.add(target)
+        self.batch_events[target].append(event.event_id)
+        for value in linking(identity.email, identity.phone, self.config.blocked):
+            self._tie(target, value, event)
+        if r.suggest is not None:
+            self._suggest(target, r.suggest)
+        report.alerts.extend(outcome.alerts)
+        return outcome.history, outcome.consent
+
+    def _candidates(self, identity: Identity) -> list[CardIdentifiers]:
+        found = {c for i in (identity.email, identity.phone) if i for c in self.holders.get(i, ())}
+        return [
+            CardIdentifiers(
+                c,
+                emails={v: t for v, t in self.identifiers[c].items() if "@" in v},
+                phones={v: t for v, t in self.identifiers[c].items() if "@" not in v},
+            )
+            for c in sorted(found)
+        ]
+
+    def _merge(
+        self, absorbed: UUID, survivor: UUID, event: SiteEvent, new_id: Callable[[], UUID]
+    ) -> MergeAlert:
+        a, b = self.cards[survivor], self.cards.pop(absorbed)
+        self.cards[survivor] = merge(
+            a, b, regular_threshold=self.config.regular_threshold, keep=survivor
+        )
+        self.touched.add(survivor)
+        self.touched.discard(absorbed)
+        for value, at in self.identifiers.pop(absorbed).items():
+            self.holders[value].discard(absorbed)
+            self.holders[value].add(survivor)
+            known = self.identifiers[survivor].get(value)
+            self.identifiers[survivor][value] = at if known is None else min(at, known)
+        self.into[absorbed] = survivor
+        record = Merged(
+            id=new_id(),
+            tenant_id=self.tenant_id,
+            survivor_id=survivor,
+            absorbed_id=absorbed,
+            reason="linked_by_event",
+            survivor_staff=staff_tags(a),
+            absorbed_staff=staff_tags(b),
+            event_id=event.event_id,
+            moved_cards=tuple(self.stored.pop(absorbed)),
+            moved_events=tuple(self.batch_events.pop(absorbed, [])),
+        )
+        self.stored[survivor].extend(record.moved_cards)
+        self.batch_events[survivor].extend(record.moved_events)
+        self.merges.append(record)
+        return merge_alert(record, "merged", event.occurred_at, event.event_id)
+
+    def _tie(self, card: UUID, value: str, event: SiteEvent) -> None:
+        known = self.identifiers[card].get(value)
+        if known is not None and known <= event.occurred_at:
+            return
+        self.identifiers[card][value] = event.occurred_at
+        self.holders[value].add(card)
+        self.ties[(value, card)] = Tie(
+            self.tenant_id, value, card, event.occurred_at, event.event_id
+        )
+
+    def _suggest(self, card: UUID, other: UUID) -> None:
+        a, b = self.cards[card], self.cards[other]
+        same_name = all(
+            x and y and x.casefold() == y.casefold()
+            for x, y in ((a.first_name, b.first_name), (a.last_name, b.last_name))
+        )
+        first, second = sorted((card, other))
+        self.suggestions.append(
+            Suggestion(
+                self.tenant_id,
+                (first, second),
+                "same_name_and_phone" if same_name else "shared_phone",
+            )
+        )
+
+    def collect(self, changes: Changes) -> None:
+        """The venue's writes, with final card ids."""
+        changes.customers.extend(self.cards[c] for c in sorted(self.touched) if c in self.cards)
+        changes.merges.extend(self.merges)
+        ties: dict[tuple[str, UUID], Tie] = {}
+        for (value, card), tie in self.ties.items():
+            final = self.final(card)
+            known = ties.get((value, final))
+            if known is None or tie.tied_at < known.tied_at:
+                ties[(value, final)] = dataclasses.replace(tie, customer_id=final)
+        changes.ties.extend(ties.values())
+        for s in self.suggestions:
+            pair = sorted({self.final(c) for c in s.cards})
+            if len(pair) == 2:
+                changes.suggestions.append(dataclasses.replace(s, cards=(pair[0], pair[1])))
 
 
 def _is_suppressed(

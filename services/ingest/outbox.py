@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from schemas.alerts import FlaggedBookingAlert
+from schemas.alerts import Alert
 from services.ingest.ports import Outbox, StoreRunner
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]
 
 
-def alert_message(alert: FlaggedBookingAlert) -> tuple[bytes, bytes]:
+def alert_message(alert: Alert) -> tuple[bytes, bytes]:
     """The (key, value) an alert is queued and produced with: keyed by tenant, JSON."""
     return alert.tenant_id.encode(), alert.model_dump_json().encode()
 

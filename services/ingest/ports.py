@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 from uuid import UUID
 
-from schemas.alerts import FlaggedBookingAlert
+from schemas.alerts import Alert
 from services.common.settings import DEFAULT_REGION
 from services.domain.fold import (
     DEFAULT_REGULAR_THRESHOLD,
@@ -22,6 +22,7 @@ from services.domain.fold import (
     Customer,
     HistoryEntry,
 )
+from services.domain.merge import Merged
 
 ClaimOutcome = Literal["applied", "suppressed"]
 """What the idempotency ledger records for a claimed event id."""
@@ -36,16 +37,52 @@ class TenantConfig:
 
     region: str = DEFAULT_REGION
     regular_threshold: int = DEFAULT_REGULAR_THRESHOLD
+    blocked: frozenset[str] = frozenset()  # the venue's own blocked identifiers (3a)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A stored card that holds some of a batch's identifiers, with each of its identifiers
+    and when it was tied."""
+
+    customer: Customer
+    identifiers: dict[str, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Tie:
+    """An identifier tied to a card (or tied earlier than the card knew)."""
+
+    tenant_id: str
+    value: str
+    customer_id: UUID
+    tied_at: datetime
+    event_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """Two cards that may be one person (a duplicate suggestion)."""
+
+    tenant_id: str
+    cards: tuple[UUID, UUID]
+    reason: Literal["shared_phone", "shared_email", "same_name_and_phone"]
 
 
 @dataclass(frozen=True, slots=True)
 class Changes:
-    """Everything one batch writes, in one transaction."""
+    """Everything one batch writes, in one transaction.
+
+    Card ids are final: a card merged later in the batch is already replaced by its survivor.
+    """
 
     customers: list[Customer]
     history: list[tuple[str, HistoryEntry]]
     consent: list[tuple[str, UUID, ConsentStatement]]
-    alerts: list[FlaggedBookingAlert]
+    alerts: list[Alert]
+    ties: list[Tie] = field(default_factory=list)
+    merges: list[Merged] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +114,21 @@ class IngestStore(Protocol):
         """Record event ids as processed; return those not processed before."""
         ...
 
-    async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
-        """The live customers with these (tenant, identity key), locked for update."""
+    async def lock(self, tenant_ids: Iterable[str]) -> None:
+        """Be the only writer of these venues until the transaction ends (the API's merges and
+        undos take the same lock)."""
+        ...
+
+    async def holders(self, keys: set[tuple[str, str]]) -> list[Held]:
+        """The cards holding these (tenant, identifier) pairs, locked for update: for each
+        identifier its holders with the oldest ties, one more than the cap of 3a (so that the
+        caller sees when it is passed), each with all its identifiers."""
         ...
 
     async def save(self, changes: Changes) -> None:
-        """Upsert customers, append history and consent, queue alerts in the outbox.
-
-        A second live customer with the same (tenant, identity key) raises an error that
-        ``services.common.retry`` classes as transient: another writer won the race.
-        """
+        """Upsert customers, record merges (moving the absorbed cards' history, consent and
+        identifiers to their survivors, deleting the absorbed rows), tie identifiers, append
+        history and consent, record duplicate suggestions, queue alerts in the outbox."""
         ...
 
 

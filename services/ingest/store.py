@@ -9,19 +9,21 @@ from uuid import UUID
 
 import asyncpg
 
+from services.common import cards
 from services.common.kafka import Topics
 from services.common.settings import DEFAULT_REGION
 from services.domain import rows
-from services.domain.fold import Customer
+from services.domain.routing import MAX_CARDS_PER_IDENTIFIER
 from services.ingest.outbox import alert_message
-from services.ingest.ports import Changes, ClaimOutcome, OutboxRecord, TenantConfig
+from services.ingest.ports import Changes, ClaimOutcome, Held, OutboxRecord, TenantConfig
 
 _TENANTS = """
 INSERT INTO tenants (tenant_id, region) SELECT t, $2 FROM unnest($1::text[]) AS t
 ON CONFLICT (tenant_id) DO NOTHING;
 """
 _TENANT_CONFIG = """
-SELECT tenant_id, region, regular_threshold FROM tenants WHERE tenant_id = ANY($1::text[])
+SELECT tenant_id, region, regular_threshold, blocked_identifiers FROM tenants
+WHERE tenant_id = ANY($1::text[])
 """
 _SUPPRESSIONS = """
 SELECT s.tenant_id, s.key_hash, s.anonymized_at FROM suppressions s
@@ -32,9 +34,25 @@ INSERT INTO processed_events (tenant_id, event_id, outcome)
 SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[])
 ON CONFLICT DO NOTHING RETURNING tenant_id, event_id
 """
-_LOAD = """
-SELECT c.* FROM customers c
-JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, identity_key) USING (tenant_id, identity_key)
+# The cards holding a batch's identifiers: per identifier its holders with the oldest ties, one
+# more than the cap (so routing sees it is passed), each card with all its identifiers.
+_HOLDERS = """
+WITH k AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(tenant_id, value)),
+held AS (
+    SELECT DISTINCT x.tenant_id, x.customer_id FROM k CROSS JOIN LATERAL (
+        SELECT i.tenant_id, i.customer_id FROM identifiers i
+        WHERE i.tenant_id = k.tenant_id AND i.value = k.value
+        ORDER BY i.tied_at, i.customer_id LIMIT $3
+    ) AS x
+)
+SELECT c.*, ids.identifier_values, ids.identifier_ties
+FROM customers c
+JOIN held ON c.tenant_id = held.tenant_id AND c.id = held.customer_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(i.value) AS identifier_values, array_agg(i.tied_at) AS identifier_ties
+    FROM identifiers i WHERE i.tenant_id = c.tenant_id AND i.customer_id = c.id
+) AS ids
+WHERE c.anonymized_at IS NULL
 ORDER BY c.tenant_id, c.id
 FOR UPDATE OF c
 """
@@ -48,9 +66,10 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
 updated_at = now()
 """
 _HISTORY = """
-INSERT INTO history (tenant_id, event_id, customer_id, type, occurred_at, source, summary, data)
+INSERT INTO history (tenant_id, event_id, customer_id, type, occurred_at, source, summary, data,
+                     contact)
 SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[],
-                     $6::text[], $7::text[], $8::jsonb[])
+                     $6::text[], $7::text[], $8::jsonb[], $9::jsonb[])
 """
 _CONSENT = """
 INSERT INTO consent_ledger (tenant_id, event_id, customer_id, opt_in, occurred_at, source)
@@ -82,7 +101,12 @@ class PostgresIngestStore:
         if len(rows) < len(ids):
             await self.conn.execute(_TENANTS, ids, self.default_region)
             rows = await self.conn.fetch(_TENANT_CONFIG, ids)
-        return {r["tenant_id"]: TenantConfig(r["region"], r["regular_threshold"]) for r in rows}
+        return {
+            r["tenant_id"]: TenantConfig(
+                r["region"], r["regular_threshold"], frozenset(r["blocked_identifiers"])
+            )
+            for r in rows
+        }
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -106,18 +130,38 @@ class PostgresIngestStore:
         rows = await self.conn.fetch(_CLAIM, tenants, ids, outcomes)
         return {(r["tenant_id"], r["event_id"]) for r in rows}
 
-    async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
-        """Live customers by (tenant, identity key), locked for this transaction."""
+    async def lock(self, tenant_ids: Iterable[str]) -> None:
+        """Be the only writer of these venues until the transaction ends."""
+        await cards.lock_venues(self.conn, tenant_ids)
+
+    async def holders(self, keys: set[tuple[str, str]]) -> list[Held]:
+        """The cards holding these (tenant, identifier) pairs, locked, with their identifiers."""
         if not keys:
-            return {}
-        tenants, identity_keys = (list(c) for c in zip(*sorted(keys), strict=True))
-        found = await self.conn.fetch(_LOAD, tenants, identity_keys)
-        return {(r["tenant_id"], r["identity_key"]): rows.from_row(r) for r in found}
+            return []
+        tenants, values = (list(c) for c in zip(*sorted(keys), strict=True))
+        found = await self.conn.fetch(_HOLDERS, tenants, values, MAX_CARDS_PER_IDENTIFIER + 1)
+        return [
+            Held(
+                rows.from_row(r),
+                dict(zip(r["identifier_values"], r["identifier_ties"], strict=True)),
+            )
+            for r in found
+        ]
 
     async def save(self, changes: Changes) -> None:
         """Write a batch's changes with one statement per table."""
         if changes.customers:
             await self.conn.execute(_UPSERT, [rows.to_row(c) for c in changes.customers])
+        if changes.merges:
+            await cards.record_merges(self.conn, changes.merges, _finals(changes))
+        if changes.ties:
+            await cards.tie(
+                self.conn,
+                [
+                    (t.tenant_id, t.value, t.customer_id, t.tied_at, t.event_id)
+                    for t in changes.ties
+                ],
+            )
         if changes.history:
             cols = list(
                 zip(
@@ -131,6 +175,7 @@ class PostgresIngestStore:
                             h.source,
                             h.summary,
                             h.data,
+                            h.contact,
                         )
                         for t, h in changes.history
                     ),
@@ -149,6 +194,11 @@ class PostgresIngestStore:
                 )
             )
             await self.conn.execute(_CONSENT, *(list(c) for c in cols))
+        if changes.suggestions:
+            await cards.suggest(
+                self.conn,
+                [(s.tenant_id, *s.cards, s.reason) for s in changes.suggestions],
+            )
         if changes.alerts:
             keys, values = zip(*(alert_message(a) for a in changes.alerts), strict=True)
             await self.conn.execute(
@@ -163,3 +213,15 @@ class PostgresIngestStore:
     async def delete(self, ids: list[int]) -> None:
         """Delete produced records from the outbox."""
         await self.conn.execute(_OUTBOX_DELETE, ids)
+
+
+def _finals(changes: Changes) -> dict[tuple[str, UUID], UUID]:
+    """Each absorbed card and the card it finally lives on in."""
+    into = {(m.tenant_id, m.absorbed_id): m.survivor_id for m in changes.merges}
+    final = {}
+    for tenant_id, card in into:
+        to = into[(tenant_id, card)]
+        while (tenant_id, to) in into:
+            to = into[(tenant_id, to)]
+        final[(tenant_id, card)] = to
+    return final

@@ -32,12 +32,14 @@ from uuid import UUID
 
 import asyncpg
 
-from schemas.alerts import FlaggedBookingAlert
+from schemas.alerts import FlaggedBookingAlert, MergeAlert
 from schemas.events import SiteEvent, site_event_adapter
 from services.common.crypto import keyed_hash
 from services.domain.fold import ConsentStatement, Customer, HistoryEntry
+from services.domain.merge import Merged
+from services.domain.routing import MAX_CARDS_PER_IDENTIFIER
 from services.ingest.outbox import alert_message
-from services.ingest.ports import Changes, ClaimOutcome, OutboxRecord, TenantConfig
+from services.ingest.ports import Changes, ClaimOutcome, Held, OutboxRecord, TenantConfig
 from tests.support.builders import BASE, event
 
 
@@ -60,7 +62,13 @@ class NotInTransactionError(RuntimeError):
 @dataclasses.dataclass
 class _State:
     customers: dict[tuple[str, UUID], Customer] = dataclasses.field(default_factory=dict)
-    live: dict[tuple[str, str], UUID] = dataclasses.field(default_factory=dict)
+    # (tenant, identifier) -> {card: tied_at}
+    identifiers: dict[tuple[str, str], dict[UUID, datetime]] = dataclasses.field(
+        default_factory=dict
+    )
+    merges: list[Merged] = dataclasses.field(default_factory=list)
+    moves: set[tuple[str, UUID, UUID]] = dataclasses.field(default_factory=set)
+    suggestions: set[tuple[str, UUID, UUID, str]] = dataclasses.field(default_factory=set)
     anonymized: dict[tuple[str, UUID], datetime] = dataclasses.field(default_factory=dict)
     history: list[tuple[str, HistoryEntry]] = dataclasses.field(default_factory=list)
     consent: list[tuple[str, UUID, ConsentStatement]] = dataclasses.field(default_factory=list)
@@ -70,8 +78,29 @@ class _State:
 
     @property
     def alerts(self) -> list[FlaggedBookingAlert]:
-        """The alerts waiting in the outbox, oldest first."""
-        return [FlaggedBookingAlert.model_validate_json(r.value) for r in self.outbox.values()]
+        """The flagged-booking alerts waiting in the outbox, oldest first."""
+        return [
+            FlaggedBookingAlert.model_validate_json(r.value)
+            for r in self.outbox.values()
+            if b'"customer.flagged_booking"' in r.value
+        ]
+
+    @property
+    def merge_alerts(self) -> list[MergeAlert]:
+        """The merge alerts waiting in the outbox, oldest first."""
+        return [
+            MergeAlert.model_validate_json(r.value)
+            for r in self.outbox.values()
+            if b'"customer.flagged_booking"' not in r.value
+        ]
+
+    def held(self, tenant_id: str, card: UUID) -> dict[str, datetime]:
+        """The identifiers a card holds, with their tie times."""
+        return {
+            value: cards[card]
+            for (t, value), cards in self.identifiers.items()
+            if t == tenant_id and card in cards
+        }
 
 
 class InMemoryIngestStore:
@@ -139,17 +168,23 @@ class InMemoryIngestStore:
                 fresh.add(key)
         return fresh
 
-    async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
-        """Copies of the live customers with these (tenant, identity key)."""
+    async def lock(self, tenant_ids: Iterable[str]) -> None:
+        """One writer only: nothing to do in memory, but it belongs in a transaction."""
         self._require_transaction()
-        found = {}
-        for tenant_id, identity_key in keys:
-            customer_id = self.state.live.get((tenant_id, identity_key))
-            if customer_id is not None:
-                found[(tenant_id, identity_key)] = copy.deepcopy(
-                    self.state.customers[(tenant_id, customer_id)]
-                )
-        return found
+
+    async def holders(self, keys: set[tuple[str, str]]) -> list[Held]:
+        """Copies of the cards holding these identifiers (the oldest ties, cap + 1 of them)."""
+        self._require_transaction()
+        found: set[tuple[str, UUID]] = set()
+        for tenant_id, value in keys:
+            cards = self.state.identifiers.get((tenant_id, value), {})
+            oldest = sorted(cards.items(), key=lambda c: (c[1], c[0]))
+            found.update((tenant_id, c) for c, _ in oldest[: MAX_CARDS_PER_IDENTIFIER + 1])
+        return [
+            Held(copy.deepcopy(self.state.customers[key]), self.state.held(*key))
+            for key in sorted(found)
+            if key not in self.state.anonymized
+        ]
 
     async def save(self, changes: Changes) -> None:
         """Upsert customers, append history and consent, queue alerts."""
@@ -158,22 +193,19 @@ class InMemoryIngestStore:
         for customer in changes.customers:
             if customer.tenant_id not in self.configs:
                 raise ForeignKeyViolation(f"customer of an unknown tenant {customer.tenant_id}")
-            key = (customer.tenant_id, customer.identity_key)
-            holder = s.live.get(key)
-            if holder is not None and holder != customer.id:
-                raise UniqueViolation(f"duplicate key customers_identity {key}")
-            before = s.customers.get((customer.tenant_id, customer.id))
-            if before is not None and before.identity_key != customer.identity_key:
-                # the row's old identity is free again (anonymised rows hold none already)
-                old = (customer.tenant_id, before.identity_key)
-                if s.live.get(old) == customer.id:
-                    del s.live[old]
             s.customers[(customer.tenant_id, customer.id)] = copy.deepcopy(customer)
-            s.live[key] = customer.id
         if self._save_error is not None:
             # Fail half-way, after some rows are written, as a dropped connection would.
             error, self._save_error = self._save_error, None
             raise error
+        self._merge(changes)
+        for t in changes.ties:
+            if (t.tenant_id, t.customer_id) not in s.customers:
+                raise ForeignKeyViolation("an identifier of an unknown customer")
+            cards = s.identifiers.setdefault((t.tenant_id, t.value), {})
+            cards[t.customer_id] = min(t.tied_at, cards.get(t.customer_id, t.tied_at))
+        for sug in changes.suggestions:
+            s.suggestions.add((sug.tenant_id, *sug.cards, sug.reason))
         known = {(t, h.event_id) for t, h in s.history}
         for tenant_id, entry in changes.history:
             if (tenant_id, entry.event_id) in known:
@@ -194,6 +226,39 @@ class InMemoryIngestStore:
             key, value = alert_message(alert)
             record = OutboxRecord(next(self._outbox_ids), self.alerts_topic, key, value)
             s.outbox[record.id] = record
+
+    def _merge(self, changes: Changes) -> None:
+        """Record merges and move the absorbed cards' rows and identifiers (cards.record_merges)."""
+        s = self.state
+        into = {(m.tenant_id, m.absorbed_id): m.survivor_id for m in changes.merges}
+
+        def final(tenant_id: str, card: UUID) -> UUID:
+            while (tenant_id, card) in into:
+                card = into[(tenant_id, card)]
+            return card
+
+        for m in changes.merges:
+            s.merges.append(m)
+            moved = set(m.moved_cards)
+            s.moves.update(
+                (m.tenant_id, m.id, h.event_id)
+                for t, h in s.history
+                if t == m.tenant_id and h.customer_id in moved
+            )
+            s.moves.update((m.tenant_id, m.id, e) for e in m.moved_events)
+        if not into:
+            return
+        s.history = [
+            (t, dataclasses.replace(h, customer_id=final(t, h.customer_id))) for t, h in s.history
+        ]
+        s.consent = [(t, final(t, c), st) for t, c, st in s.consent]
+        for (t, _), cards in s.identifiers.items():
+            for card in [c for c in cards if (t, c) in into]:
+                at = cards.pop(card)
+                to = final(t, card)
+                cards[to] = min(at, cards.get(to, at))
+        for key in into:
+            s.customers.pop(key, None)
 
     # -- the Outbox protocol ------------------------------------------------------------------
 
@@ -221,10 +286,11 @@ class InMemoryIngestStore:
     def anonymize(self, tenant_id: str, customer_id: UUID, at: datetime, *, secret: str) -> None:
         """Erase a customer as the GDPR route would: free the identity, record suppressions."""
         customer = self.state.customers[(tenant_id, customer_id)]
-        for value in (customer.email, customer.phone):
-            if value is not None:
-                self.record_suppression(tenant_id, keyed_hash(secret, value), at)
-        self.state.live.pop((tenant_id, customer.identity_key), None)
+        held = set(self.state.held(tenant_id, customer_id))
+        for value in held | {v for v in (customer.email, customer.phone) if v is not None}:
+            self.record_suppression(tenant_id, keyed_hash(secret, value), at)
+        for cards in self.state.identifiers.values():
+            cards.pop(customer_id, None)
         self.state.customers[(tenant_id, customer_id)] = dataclasses.replace(
             customer, email=None, phone=None, first_name=None, last_name=None, stamps={}
         )
@@ -233,9 +299,14 @@ class InMemoryIngestStore:
     # -- read helpers for assertions ----------------------------------------------------------
 
     def customer(self, tenant_id: str, identity_key: str) -> Customer | None:
-        """The live customer with this identity, or None."""
-        customer_id = self.state.live.get((tenant_id, identity_key))
-        return None if customer_id is None else self.state.customers[(tenant_id, customer_id)]
+        """The live card an identifier (``email:<e>`` / ``phone:<p>``, or the bare value) leads
+        to by the routing rules (the oldest tie), or None."""
+        value = identity_key.partition(":")[2] or identity_key
+        cards = self.state.identifiers.get((tenant_id, value), {})
+        if not cards:
+            return None
+        card = min(cards.items(), key=lambda c: (c[1], c[0]))[0]
+        return self.state.customers[(tenant_id, card)]
 
     def customers_of(self, tenant_id: str) -> list[Customer]:
         """Every stored customer of a tenant, live or anonymised."""

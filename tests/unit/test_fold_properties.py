@@ -1,5 +1,7 @@
-"""Property tests of contract 3.1 and 3.3: any order of a tenant's events gives the same profiles,
-and replaying them changes nothing."""
+"""Property tests of contract 3.1, 3.3 and 3a: for guests who share no identifier, any order and
+any batching of a tenant's events gives exactly the same cards, and replaying them changes
+nothing. A guest's events that carry only their email and only their phone are two cards until
+an event carries both; then they are one (an automatic merge)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,14 @@ from tests.support.fakes import BASE, InMemoryIngestStore
 
 SECRET = "property-secret"
 TENANTS = ["venue-a", "venue-b"]
-# A small pool of identities, written in the ways guests write them. Several spellings of the
-# same person (case, spaces, 0032 / +32 / national) must land on one profile.
-EMAILS = [None, "an@example.be", "  AN@Example.be", "bo@example.be", "not-an-email"]
-PHONES = [None, "0470 12 34 56", "+32 470 12 34 56", "0032 471 22 33 44", "0472 99 88 77"]
+# A few guests who share no identifier, each written in the ways guests write them. Several
+# spellings of the same person (case, spaces, 0032 / +32 / national) must land on one card.
+GUESTS: list[tuple[list[str], list[str]]] = [
+    (["an@example.be", "  AN@Example.be"], ["0470 12 34 56", "+32 470 12 34 56"]),
+    (["bo@example.be"], ["0032 471 22 33 44"]),
+    ([], ["0472 99 88 77"]),  # a guest who only ever gives a phone
+    (["cy@example.be"], []),  # and one who only gives an email
+]
 OFFSETS = [
     UTC,
     timezone(timedelta(hours=1)),
@@ -54,9 +60,11 @@ def event_docs(draw: st.DrawFn) -> dict[str, Any]:
     occurred = (BASE + timedelta(minutes=draw(st.integers(0, 30)))).astimezone(
         draw(st.sampled_from(OFFSETS))
     )
-    email, phone = draw(st.sampled_from(EMAILS)), draw(st.sampled_from(PHONES))
-    if email in (None, "not-an-email") and phone is None:
-        phone = PHONES[1]  # every generated event is identifiable
+    emails, phones = draw(st.sampled_from(GUESTS))
+    email = draw(st.sampled_from([None, "not-an-email", *emails]))
+    phone = draw(st.sampled_from([None, *phones]))
+    if email in (None, "not-an-email") and phone is None:  # every event is identifiable
+        email, phone = (emails[0], None) if emails else (email, phones[0])
     contact: dict[str, Any] = {"email": email, "phone": phone}
     if draw(st.booleans()):
         contact["name"] = draw(st.sampled_from(["Jan Van den Berg", "Cher", "Marie Dubois"]))
@@ -131,34 +139,44 @@ def site_events(max_size: int = 25) -> st.SearchStrategy[list[SiteEvent]]:
 Key = tuple[str, str]
 
 
-def fold_all(events: Sequence[SiteEvent], threshold: int = 3) -> dict[Key, Customer]:
-    """Fold each event into its customer (tenant, identity), in the order given."""
-    ids = itertools.count(1)
-    customers: dict[Key, Customer] = {}
+def fold_all(events: Sequence[SiteEvent], threshold: int = 3) -> list[Customer]:
+    """The reference: one card per set of a tenant's events linked by shared identifiers (no
+    guest shares one with another), each event folded into it in the order given."""
+    components: dict[Key, set[Key]] = {}  # (tenant, identifier) -> its component (shared)
     for event in events:
         identity = identify(event.data.contact, "BE")
         assert identity is not None
-        key = (event.tenant_id, identity.key)
-        current = customers.get(key) or new_customer(event.tenant_id, identity, UUID(int=next(ids)))
-        customers[key] = apply(current, event, identity, regular_threshold=threshold).customer
-    return customers
+        keys = {(event.tenant_id, i) for i in (identity.email, identity.phone) if i}
+        joined = set(keys).union(*(components.get(k, set()) for k in keys))
+        for k in joined:
+            components[k] = joined
+    ids = itertools.count(1)
+    cards: dict[int, Customer] = {}
+    for event in events:
+        identity = identify(event.data.contact, "BE")
+        assert identity is not None
+        anchor = (event.tenant_id, identity.email or identity.phone or "")
+        key = id(components[anchor])
+        current = cards.get(key) or new_customer(event.tenant_id, identity, UUID(int=next(ids)))
+        cards[key] = apply(current, event, identity, regular_threshold=threshold).customer
+    return list(cards.values())
 
 
 def profile(customer: Customer) -> dict[str, Any]:
-    """Every field of the profile but its (randomly chosen) id."""
+    """Every field of the card but its (randomly chosen) id and the key it was created by."""
     return {
-        f.name: getattr(customer, f.name) for f in dataclasses.fields(customer) if f.name != "id"
+        f.name: getattr(customer, f.name)
+        for f in dataclasses.fields(customer)
+        if f.name not in ("id", "identity_key")
     }
 
 
-def profiles(customers: dict[Key, Customer]) -> dict[Key, dict[str, Any]]:
-    return {key: profile(c) for key, c in customers.items()}
+def profiles(customers: Sequence[Customer]) -> list[dict[str, Any]]:
+    return sorted((profile(c) for c in customers), key=repr)
 
 
-def store_profiles(store: InMemoryIngestStore) -> dict[Key, dict[str, Any]]:
-    return {
-        key: profile(store.state.customers[(key[0], cid)]) for key, cid in store.state.live.items()
-    }
+def store_profiles(store: InMemoryIngestStore) -> list[dict[str, Any]]:
+    return profiles(list(store.state.customers.values()))
 
 
 async def ingest(store: InMemoryIngestStore, batches: Sequence[Sequence[SiteEvent]]) -> None:

@@ -14,12 +14,10 @@ import pytest
 
 from schemas.events import SiteEvent
 from services.common.crypto import keyed_hash
-from services.domain.fold import Customer
 from services.ingest.handlers import BatchReport, process_batch
-from services.ingest.ports import Changes, IngestStore, TenantConfig
+from services.ingest.ports import Changes, Held, IngestStore, TenantConfig
 from tests.support.fakes import (
     InMemoryIngestStore,
-    IntegrityError,
     make_event,
     minutes,
 )
@@ -88,9 +86,13 @@ class Recording(InMemoryIngestStore):
         self._note("claim")
         return await super().claim(events)
 
-    async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
-        self._note("load")
-        return await super().load(keys)
+    async def lock(self, tenant_ids: Iterable[str]) -> None:
+        self._note("lock")
+        await super().lock(tenant_ids)
+
+    async def holders(self, keys: set[tuple[str, str]]) -> list[Held]:
+        self._note("holders")
+        return await super().holders(keys)
 
     async def save(self, changes: Changes) -> None:
         self._note("save")
@@ -106,59 +108,23 @@ async def test_handler_claims_loads_and_saves_inside_one_transaction_per_batch()
     replay = await process_batch(port, batch, secret=SECRET)
 
     assert (report.applied, replay.duplicates) == (2, 2)
-    # Only the tenant config is read outside; the idempotency claim and the writes are one
-    # atomic unit, so a crash between them can neither lose nor duplicate an event.
+    # Only the tenant config is read outside; the venue lock, the idempotency claim and the
+    # writes are one atomic unit, so a crash between them can neither lose nor duplicate an
+    # event, and no other writer of the venue (a worker during a rebalance, a staff merge)
+    # routes between the lookup of the holders and the save.
     assert store.calls == [
         ("tenants", False),
+        ("lock", True),
         ("suppressions", True),
         ("claim", True),
-        ("load", True),
+        ("holders", True),
         ("save", True),
         ("tenants", False),
+        ("lock", True),
         ("suppressions", True),
         ("claim", True),
     ]
     assert (store.commits, store.rollbacks) == (2, 0)
-
-
-class LoseTheRace(InMemoryIngestStore):
-    """Another writer creates the customer between this batch's ``load`` and its ``save``
-    (two workers during a rebalance): the first ``load`` does not see it yet."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.raced = False
-
-    async def load(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
-        if not self.raced:
-            self.raced = True
-            return {}
-        return await super().load(keys)
-
-
-async def test_a_lost_race_on_a_new_identity_rolls_back_and_the_retry_applies_once() -> None:
-    store = LoseTheRace()
-    await run(store, [make_event("reservation.created", at=0)])  # the other writer's batch
-    store.raced = False
-    an = store.customer(TENANT, AN)
-    assert an is not None
-    committed = copy.deepcopy(store.state)
-    late = make_event("reservation.completed", at=5)
-
-    # The unique identity index refuses a second live card; the handler does not swallow it,
-    # and its claim of the event is rolled back with everything else.
-    with pytest.raises(IntegrityError):
-        await run(store, [late])
-    assert store.state == committed
-
-    retry = await run(store, [late])
-
-    assert (retry.applied, retry.created, retry.duplicates) == (1, 0, 0)
-    assert [c.id for c in store.customers_of(TENANT)] == [an.id]
-    again = store.customer(TENANT, AN)
-    assert again is not None and (again.reservations, again.completed) == (1, 1)
-    assert [h.event_id for h in store.history_of(TENANT, an.id)][-1] == late.event_id
-    assert store.state.processed[(TENANT, late.event_id)] == "applied"
 
 
 async def test_batch_applies_every_event_and_creates_one_customer_per_identity() -> None:

@@ -66,9 +66,11 @@ WHERE c.tenant_id = m.tenant_id AND c.id = m.card
 """
 _TIES = """
 INSERT INTO identifiers (tenant_id, value, customer_id, kind, tied_at, event_id)
-SELECT t, v, c, CASE WHEN position('@' in v) > 0 THEN 'email' ELSE 'phone' END, at, e
+SELECT DISTINCT ON (t, v, c)
+       t, v, c, CASE WHEN position('@' in v) > 0 THEN 'email' ELSE 'phone' END, at, e
 FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::uuid[])
     AS x(t, v, c, at, e)
+ORDER BY t, v, c, at
 ON CONFLICT (tenant_id, value, customer_id) DO UPDATE
 SET tied_at = LEAST(identifiers.tied_at, EXCLUDED.tied_at),
     event_id = CASE WHEN EXCLUDED.tied_at < identifiers.tied_at

@@ -1,10 +1,11 @@
-"""The reference result: the pure fold of a list of events, to compare the database against."""
+"""The reference result of a list of events (routed and folded in memory), to compare the
+database against."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,64 +13,95 @@ from uuid import UUID
 import asyncpg
 
 from schemas.events import SiteEvent
-from services.domain.fold import Customer, apply, identify, new_customer
+from services.domain.fold import Customer
 from services.domain.rows import from_row
+from services.ingest.handlers import process_batch
+from tests.support.fakes import InMemoryIngestStore
 
 NIL = uuid.UUID(int=0)
+SECRET = "expected-secret"  # the reference erases nobody: suppression is never consulted
 
-
-def fold_all(events: Iterable[SiteEvent], region: str = "BE") -> dict[tuple[str, str], Customer]:
-    """Fold every distinct event into its customer, in the order given."""
-    seen: set[tuple[str, uuid.UUID]] = set()
-    customers: dict[tuple[str, str], Customer] = {}
-    for event in events:
-        if (event.tenant_id, event.event_id) in seen:
-            continue
-        seen.add((event.tenant_id, event.event_id))
-        identity = identify(event.data.contact, region)
-        if identity is None:
-            continue
-        key = (event.tenant_id, identity.key)
-        current = customers.get(key) or new_customer(event.tenant_id, identity, NIL)
-        customers[key] = apply(current, event, identity).customer
-    return {k: dataclasses.replace(c, id=NIL) for k, c in customers.items()}
-
-
-async def stored_customers(conn: asyncpg.Connection) -> dict[tuple[str, str], Customer]:
-    """Every live customer in the database, as the fold's type, ids blanked."""
-    rows = await conn.fetch("SELECT * FROM customers WHERE identity_key IS NOT NULL")
-    return {
-        (r["tenant_id"], r["identity_key"]): dataclasses.replace(from_row(r), id=NIL) for r in rows
-    }
-
-
-Landing = tuple[str, str, datetime, str]  # (identity key, type, occurred_at, source)
-Statement = tuple[str, bool, datetime]  # (identity key, opt-in, occurred_at)
+CardKey = tuple[str, str]  # (tenant, the card's identifiers sorted and joined by " ")
+Landing = tuple[str, str, datetime, str]  # (card key, type, occurred_at, source)
+Statement = tuple[str, bool, datetime]  # (card key, opt-in, occurred_at)
 EventKey = tuple[str, uuid.UUID]  # (tenant, event id)
 
 
-def history_of(events: Iterable[SiteEvent], region: str = "BE") -> dict[EventKey, Landing]:
-    """Where each distinct, identifiable event lands: its customer's identity and what it says."""
-    landed: dict[EventKey, Landing] = {}
+def _done(coro: Coroutine[Any, Any, Any]) -> Any:
+    """The result of a coroutine that never waits (the in-memory store does no I/O)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("the reference store waited on something")  # pragma: no cover
+
+
+def reference(events: Iterable[SiteEvent], region: str = "BE") -> InMemoryIngestStore:
+    """The reference result: every event routed (3a) and folded alone, in the order given, in
+    the in-memory store. One event per batch, no crash, no retry: what any batching, crash,
+    replay or rebalance of the same per-venue order must give exactly."""
+    store = InMemoryIngestStore(default_region=region)
     for event in events:
-        identity = identify(event.data.contact, region)
-        if identity is not None:
-            landed.setdefault(
-                (event.tenant_id, event.event_id),
-                (identity.key, event.type, event.occurred_at, event.source),
-            )
-    return landed
+        _done(process_batch(store, [event], secret=SECRET))
+    return store
+
+
+def _key(tenant_id: str, identifiers: Iterable[str]) -> CardKey:
+    return (tenant_id, " ".join(sorted(identifiers)))
+
+
+def fold_all(events: Iterable[SiteEvent], region: str = "BE") -> dict[CardKey, Customer]:
+    """The reference cards, by their identifiers, ids blanked."""
+    store = reference(events, region)
+    return {
+        _key(t, store.state.held(t, c.id)): dataclasses.replace(c, id=NIL)
+        for (t, _), c in store.state.customers.items()
+    }
+
+
+async def _card_keys(conn: asyncpg.Connection) -> dict[tuple[str, UUID], CardKey]:
+    rows = await conn.fetch(
+        "SELECT tenant_id, customer_id, array_agg(value) AS ids FROM identifiers"
+        " GROUP BY tenant_id, customer_id"
+    )
+    return {(r["tenant_id"], r["customer_id"]): _key(r["tenant_id"], r["ids"]) for r in rows}
+
+
+async def stored_customers(conn: asyncpg.Connection) -> dict[CardKey, Customer]:
+    """Every live card in the database, by its identifiers, as the fold's type, ids blanked."""
+    keys = await _card_keys(conn)
+    rows = await conn.fetch("SELECT * FROM customers WHERE anonymized_at IS NULL")
+    return {
+        keys.get((r["tenant_id"], r["id"]), (r["tenant_id"], "")): dataclasses.replace(
+            from_row(r), id=NIL
+        )
+        for r in rows
+    }
+
+
+def _reference_keys(store: InMemoryIngestStore) -> dict[tuple[str, UUID], CardKey]:
+    return {(t, c): _key(t, store.state.held(t, c)) for (t, c) in store.state.customers}
+
+
+def history_of(events: Iterable[SiteEvent], region: str = "BE") -> dict[EventKey, Landing]:
+    """Where each distinct, identifiable event lands: its card and what it says."""
+    store = reference(events, region)
+    keys = _reference_keys(store)
+    return {
+        (t, h.event_id): (keys[(t, h.customer_id)][1], h.type, h.occurred_at, h.source)
+        for t, h in store.state.history
+    }
 
 
 async def stored_history(conn: asyncpg.Connection) -> dict[EventKey, Landing]:
-    """Every history entry in the database, by (tenant, event id), with its customer's identity."""
+    """Every history entry in the database, by (tenant, event id), with its card."""
+    keys = await _card_keys(conn)
     rows = await conn.fetch(
-        "SELECT h.tenant_id, h.event_id, c.identity_key, h.type, h.occurred_at, h.source"
-        " FROM history h JOIN customers c ON (c.tenant_id, c.id) = (h.tenant_id, h.customer_id)"
+        "SELECT tenant_id, event_id, customer_id, type, occurred_at, source FROM history"
     )
     return {
         (r["tenant_id"], r["event_id"]): (
-            r["identity_key"],
+            keys.get((r["tenant_id"], r["customer_id"]), ("", ""))[1],
             r["type"],
             r["occurred_at"],
             r["source"],
@@ -79,27 +111,27 @@ async def stored_history(conn: asyncpg.Connection) -> dict[EventKey, Landing]:
 
 
 def consent_of(events: Iterable[SiteEvent], region: str = "BE") -> dict[EventKey, Statement]:
-    """Every newsletter statement of the distinct, identifiable events: identity, value, time."""
-    statements: dict[EventKey, Statement] = {}
-    for event in events:
-        identity = identify(event.data.contact, region)
-        opt_in = event.data.contact.newsletter_opt_in
-        if identity is not None and opt_in is not None:
-            statements.setdefault(
-                (event.tenant_id, event.event_id), (identity.key, opt_in, event.occurred_at)
-            )
-    return statements
+    """Every newsletter statement of the distinct, identifiable events: card, value, time."""
+    store = reference(events, region)
+    keys = _reference_keys(store)
+    return {
+        (t, s.event_id): (keys[(t, c)][1], s.opt_in, s.occurred_at)
+        for t, c, s in store.state.consent
+    }
 
 
 async def stored_consent(conn: asyncpg.Connection) -> dict[EventKey, Statement]:
-    """Every consent ledger entry in the database, with its customer's identity."""
+    """Every consent ledger entry in the database, with its card."""
+    keys = await _card_keys(conn)
     rows = await conn.fetch(
-        "SELECT l.tenant_id, l.event_id, c.identity_key, l.opt_in, l.occurred_at"
-        " FROM consent_ledger l"
-        " JOIN customers c ON (c.tenant_id, c.id) = (l.tenant_id, l.customer_id)"
+        "SELECT tenant_id, event_id, customer_id, opt_in, occurred_at FROM consent_ledger"
     )
     return {
-        (r["tenant_id"], r["event_id"]): (r["identity_key"], r["opt_in"], r["occurred_at"])
+        (r["tenant_id"], r["event_id"]): (
+            keys.get((r["tenant_id"], r["customer_id"]), ("", ""))[1],
+            r["opt_in"],
+            r["occurred_at"],
+        )
         for r in rows
     }
 

@@ -104,8 +104,10 @@ async def test_profile_round_trips_through_postgres(store: PostgresIngestStore) 
         ),
         secret=SECRET,
     )
-    loaded = await store.load({("brasserie-leopold", "email:an.peeters@example.be")})
-    customer = loaded[("brasserie-leopold", "email:an.peeters@example.be")]
+    async with store.transaction():
+        (held,) = await store.holders({("brasserie-leopold", "an.peeters@example.be")})
+    customer = held.customer
+    assert held.identifiers.keys() == {"an.peeters@example.be", "+32470123456"}
     assert customer.completed == 3 and customer.no_shows == 1
     assert set(customer.tags) == {"regular", "no_show"}
     assert customer.tags["regular"].added_at == BASE + timedelta(minutes=12)

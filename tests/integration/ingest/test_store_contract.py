@@ -20,8 +20,10 @@ from services.common.db import connect
 from services.common.kafka import Topics
 from services.common.retry import is_transient
 from services.domain.fold import ConsentStatement, Customer, HistoryEntry, TagState
+from services.domain.merge import Merged, StaffTags
+from services.domain.routing import MAX_CARDS_PER_IDENTIFIER
 from services.ingest.outbox import flush
-from services.ingest.ports import Changes, IngestStore, Outbox, TenantConfig
+from services.ingest.ports import Changes, IngestStore, Outbox, TenantConfig, Tie
 from services.ingest.store import PostgresIngestStore
 from tests.support.builders import BASE
 from tests.support.fakes import InMemoryIngestStore
@@ -109,6 +111,28 @@ async def suppress(store: Store, tenant_id: str, key_hash: bytes, at: datetime) 
     )
 
 
+async def moved_events(store: Store, merge_id: uuid.UUID) -> set[uuid.UUID]:
+    """The history rows a merge recorded as moved."""
+    if isinstance(store, InMemoryIngestStore):
+        return {e for _, m, e in store.state.moves if m == merge_id}
+    assert isinstance(store, PostgresIngestStore)
+    rows = await store.conn.fetch("SELECT event_id FROM merge_moves WHERE merge_id = $1", merge_id)
+    return {r["event_id"] for r in rows}
+
+
+async def history_owners(store: Store) -> set[uuid.UUID]:
+    """The cards that hold history or consent rows."""
+    if isinstance(store, InMemoryIngestStore):
+        return {h.customer_id for _, h in store.state.history} | {
+            c for _, c, _ in store.state.consent
+        }
+    assert isinstance(store, PostgresIngestStore)
+    rows = await store.conn.fetch(
+        "SELECT customer_id FROM history UNION SELECT customer_id FROM consent_ledger"
+    )
+    return {r["customer_id"] for r in rows}
+
+
 # -- builders ----------------------------------------------------------------------------------
 
 
@@ -176,12 +200,20 @@ def alert(tenant_id: str = TENANT) -> FlaggedBookingAlert:
 
 
 def changes(*customers: Customer, **parts: Any) -> Changes:
-    """A batch's changes: these customers, plus ``history``, ``consent``, ``alerts`` lists."""
+    """A batch's changes: these customers (each tied to the identifier of its key), plus
+    ``history``, ``consent``, ``alerts``, ``ties``, ``merges``, ``suggestions`` lists."""
+    ties = [
+        Tie(c.tenant_id, c.identity_key.partition(":")[2], c.id, BASE, uuid.uuid4())
+        for c in customers
+    ]
     return Changes(
         customers=list(customers),
         history=parts.get("history", []),
         consent=parts.get("consent", []),
         alerts=parts.get("alerts", []),
+        ties=ties + parts.get("ties", []),
+        merges=parts.get("merges", []),
+        suggestions=parts.get("suggestions", []),
     )
 
 
@@ -192,9 +224,16 @@ async def save(store: Store, batch: Changes) -> None:
 
 
 async def load(store: Store, *keys: tuple[str, str]) -> dict[tuple[str, str], Customer]:
-    """``load`` in a transaction of its own."""
+    """The cards holding these (tenant, ``kind:value``) identifiers (``holders``, in a
+    transaction of its own), by each identifier that leads to them."""
     async with store.transaction():
-        return await store.load(set(keys))
+        held = await store.holders({(t, k.partition(":")[2]) for t, k in keys})
+    return {
+        (t, k): h.customer
+        for t, k in keys
+        for h in held
+        if h.customer.tenant_id == t and k.partition(":")[2] in h.identifiers
+    }
 
 
 # -- tenants -----------------------------------------------------------------------------------
@@ -254,7 +293,7 @@ async def test_a_claim_is_undone_with_its_transaction(store: Store) -> None:
 
     async with store.transaction():
         assert await store.claim([(TENANT, event_id, "applied")]) == {(TENANT, event_id)}
-        assert await store.load({(TENANT, AN)}) == {}
+        assert await store.holders({(TENANT, AN.partition(":")[2])}) == []
         assert await store.pending(10) == []
 
 
@@ -290,29 +329,69 @@ async def test_saving_a_customer_again_updates_it_in_place(store: Store) -> None
     assert await load(store, (TENANT, AN)) == {(TENANT, AN): an}
 
 
-async def test_a_customer_saved_under_a_new_identity_is_found_only_under_it(store: Store) -> None:
+async def test_a_card_tied_to_a_new_identifier_is_found_under_both(store: Store) -> None:
     card = customer(key=PHONE, phone="+32470123456")
     await save(store, changes(card))
     card.identity_key, card.email = AN, "an.peeters@example.be"
 
     await save(store, changes(card))
 
-    assert await load(store, (TENANT, AN), (TENANT, PHONE)) == {(TENANT, AN): card}
+    assert await load(store, (TENANT, AN), (TENANT, PHONE)) == {
+        (TENANT, AN): card,
+        (TENANT, PHONE): card,
+    }
 
 
-async def test_a_second_live_customer_with_the_same_identity_is_a_transient_refusal(
+async def test_holders_are_the_oldest_ties_one_past_the_cap(store: Store) -> None:
+    family = [customer(key=PHONE, first_name=f"Guest {i}") for i in range(8)]
+    ties = [
+        Tie(TENANT, PHONE.partition(":")[2], c.id, BASE + timedelta(minutes=8 - i), uuid.uuid4())
+        for i, c in enumerate(family)
+    ]
+    await save(store, changes(*family, ties=ties))
+
+    async with store.transaction():
+        held = await store.holders({(TENANT, PHONE.partition(":")[2])})
+
+    # the tie of each card is the older of the two (BASE from ``changes``, then 8 - i minutes)
+    assert len(held) == MAX_CARDS_PER_IDENTIFIER + 1
+    assert {h.customer.id for h in held} <= {c.id for c in family}
+    assert all(h.identifiers == {"+32470123456": BASE} for h in held)
+
+
+async def test_a_merge_moves_history_consent_and_identifiers_to_the_survivor(
     store: Store,
 ) -> None:
-    first = customer(first_name="An")
-    await save(store, changes(first))
-    rival = customer(first_name="Anna")  # another writer created the card meanwhile
+    survivor = customer(first_name="An")
+    absorbed = customer(key=PHONE, phone="+32470123456")
+    statement = ConsentStatement(True, BASE, "pos", uuid.uuid4())
+    await save(
+        store,
+        changes(
+            survivor,
+            absorbed,
+            history=[history(absorbed, statement.event_id), history(survivor)],
+            consent=[(TENANT, absorbed.id, statement)],
+        ),
+    )
+    none = StaffTags({}, frozenset())
+    record = Merged(
+        uuid.uuid4(),
+        TENANT,
+        survivor.id,
+        absorbed.id,
+        "staff",
+        none,
+        none,
+        moved_cards=(absorbed.id,),
+    )
 
-    with pytest.raises(Exception) as refused:
-        await save(store, changes(rival, history=[history(rival)]))
+    await save(store, changes(survivor, merges=[record]))
 
-    # the worker retries it in place (services.common.retry), and then finds ``first``
-    assert is_transient(refused.value)
-    assert await load(store, (TENANT, AN)) == {(TENANT, AN): first}
+    found = await load(store, (TENANT, AN), (TENANT, PHONE))
+    assert found == {(TENANT, AN): survivor, (TENANT, PHONE): survivor}
+    assert await moved_events(store, record.id) == {statement.event_id}
+    assert await history_owners(store) == {survivor.id}
 
 
 async def test_history_and_consent_need_a_stored_customer(store: Store) -> None:

@@ -60,3 +60,8 @@ class MergeAlert(BaseModel):
 
 
 Alert = FlaggedBookingAlert | MergeAlert
+
+
+def alert_message(alert: Alert) -> tuple[bytes, bytes]:
+    """The (key, value) an alert is queued and produced with: keyed by tenant, JSON."""
+    return alert.tenant_id.encode(), alert.model_dump_json().encode()

@@ -55,13 +55,15 @@ CREATE TABLE duplicate_pairs (
     tenant_id     text NOT NULL,
     first_id      uuid NOT NULL,
     second_id     uuid NOT NULL CHECK (first_id < second_id),
+    -- undone_merge: an undone merge, "not the same person" (never merged again by an event)
     reason        text NOT NULL CHECK (reason IN ('shared_phone', 'shared_email',
-                                                  'same_name_and_phone')),
+                                                  'same_name_and_phone', 'undone_merge')),
     since         timestamptz NOT NULL DEFAULT now(),
     dismissed_at  timestamptz,
     dismissed_by  uuid,
     PRIMARY KEY (tenant_id, first_id, second_id)
 );
+CREATE INDEX duplicate_pairs_second ON duplicate_pairs (tenant_id, second_id);
 CREATE INDEX duplicate_pairs_open ON duplicate_pairs (tenant_id, since DESC, first_id, second_id)
     WHERE dismissed_at IS NULL;
 

@@ -10,8 +10,46 @@ from uuid import UUID
 
 import asyncpg
 
+from services.domain import rows
+from services.domain.fold import Customer
 from services.domain.merge import Merged
+from services.domain.routing import MAX_CARDS_PER_IDENTIFIER, CardIdentifiers
 
+_TYPED = ", ".join(f"{name} {sql}" for name, sql in rows.COLUMNS.items())
+_NAMES = list(rows.COLUMNS)
+_UPSERT = f"""
+INSERT INTO customers ({", ".join(_NAMES)})
+SELECT {", ".join(_NAMES)} FROM jsonb_to_recordset($1::jsonb) AS r({_TYPED})
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+{", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n not in ("tenant_id", "id"))},
+updated_at = now()
+"""
+# The cards holding some (tenant, identifier) pairs: per identifier its holders with the oldest
+# ties, one more than the cap (so routing sees it is passed); each card with all its identifiers
+# and the cards staff kept apart from it (dismissed pairs, undone merges).
+_HOLDERS = """
+WITH k AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(tenant_id, value)),
+held AS (
+    SELECT DISTINCT x.tenant_id, x.customer_id FROM k CROSS JOIN LATERAL (
+        SELECT i.tenant_id, i.customer_id FROM identifiers i
+        WHERE i.tenant_id = k.tenant_id AND i.value = k.value
+        ORDER BY i.tied_at, i.customer_id LIMIT $3
+    ) AS x
+)
+SELECT c.*, ids.identifier_values, ids.identifier_ties,
+       ARRAY(SELECT CASE WHEN d.first_id = c.id THEN d.second_id ELSE d.first_id END
+             FROM duplicate_pairs d
+             WHERE d.tenant_id = c.tenant_id AND d.dismissed_at IS NOT NULL
+               AND (d.first_id = c.id OR d.second_id = c.id)) AS apart
+FROM customers c
+JOIN held ON c.tenant_id = held.tenant_id AND c.id = held.customer_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(i.value) AS identifier_values, array_agg(i.tied_at) AS identifier_ties
+    FROM identifiers i WHERE i.tenant_id = c.tenant_id AND i.customer_id = c.id
+) AS ids
+WHERE c.anonymized_at IS NULL
+ORDER BY c.tenant_id, c.id
+"""
 _LOCK = """
 SELECT pg_advisory_xact_lock(hashtextextended('contacts.venue:' || t, 0))
 FROM (SELECT DISTINCT t FROM unnest($1::text[]) AS t ORDER BY t) AS venues
@@ -83,10 +121,40 @@ ON CONFLICT DO NOTHING
 """
 
 
+async def holders(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], *, lock: bool
+) -> list[asyncpg.Record]:
+    """The live cards holding these (tenant, identifier) pairs, whole rows plus
+    ``identifier_values``, ``identifier_ties`` and ``apart``; locked for update with ``lock``.
+    One statement for a whole batch."""
+    if not keys:
+        return []
+    tenants, values = (list(c) for c in zip(*keys, strict=True))
+    sql = _HOLDERS + " FOR UPDATE OF c" if lock else _HOLDERS
+    return list(await conn.fetch(sql, tenants, values, MAX_CARDS_PER_IDENTIFIER + 1))
+
+
+def card_identifiers(row: asyncpg.Record) -> CardIdentifiers:
+    """A ``holders`` row as routing sees the card."""
+    ids = dict(zip(row["identifier_values"], row["identifier_ties"], strict=True))
+    return CardIdentifiers(
+        row["id"],
+        emails={v: t for v, t in ids.items() if "@" in v},
+        phones={v: t for v, t in ids.items() if "@" not in v},
+        apart=frozenset(row["apart"]),
+    )
+
+
 async def lock_venues(conn: asyncpg.Connection, tenant_ids: Iterable[str]) -> None:
     """Be the only writer of these venues' cards until the transaction ends (sorted: no
     deadlock between two writers of the same venues)."""
     await conn.execute(_LOCK, sorted(set(tenant_ids)))
+
+
+async def save_cards(conn: asyncpg.Connection, customers: Sequence[Customer]) -> None:
+    """Insert or update whole cards (the fold's type) in one statement."""
+    if customers:
+        await conn.execute(_UPSERT, [rows.to_row(c) for c in customers])
 
 
 async def record_merges(

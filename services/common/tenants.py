@@ -10,12 +10,39 @@ _EXISTS = "SELECT 1 FROM tenants WHERE tenant_id = $1"
 _ENSURE = "INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING"
 _ALL_IDS = "SELECT contacts_tenant_ids()"
 _SCOPE = "SELECT set_config('contacts.tenant_id', $1, true)"
+_SETTINGS = """
+SELECT region, regular_threshold, blocked_identifiers FROM tenants WHERE tenant_id = $1
+"""
+_UPDATE_SETTINGS = """
+INSERT INTO tenants (tenant_id, region, regular_threshold, blocked_identifiers)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (tenant_id) DO UPDATE
+SET region = EXCLUDED.region, regular_threshold = EXCLUDED.regular_threshold,
+    blocked_identifiers = EXCLUDED.blocked_identifiers
+"""
 
 
 async def region(conn: asyncpg.Connection, tenant_id: str, default: str) -> str:
     """The tenant's country for national phone numbers; ``default`` when it has none."""
     found = await conn.fetchval(_REGION, tenant_id)
     return str(found) if found else default
+
+
+async def settings(conn: asyncpg.Connection, tenant_id: str) -> asyncpg.Record | None:
+    """The venue's region, regular threshold and blocked identifiers; None without a row."""
+    return await conn.fetchrow(_SETTINGS, tenant_id)
+
+
+async def update_settings(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    *,
+    region: str,
+    regular_threshold: int,
+    blocked_identifiers: list[str],
+) -> None:
+    """Replace the venue's settings (recording the venue if it has no row yet)."""
+    await conn.execute(_UPDATE_SETTINGS, tenant_id, region, regular_threshold, blocked_identifiers)
 
 
 async def exists(conn: asyncpg.Connection, tenant_id: str) -> bool:

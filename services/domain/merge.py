@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from uuid import UUID
 
+from schemas.alerts import MergeAlert, MergeData
 from services.domain.fold import (
+    ALERT_NAMESPACE,
     DEFAULT_REGULAR_THRESHOLD,
     LWW_FIELDS,
     ConsentStatement,
@@ -99,6 +102,21 @@ class Merged:
     # into it earlier in the same batch; and the batch's own events that were theirs.
     moved_cards: tuple[uuid.UUID, ...] = ()
     moved_events: tuple[uuid.UUID, ...] = ()
+
+
+def merge_alert(m: Merged, kind: str, at: datetime, caused_by: UUID | None = None) -> MergeAlert:
+    """``customer.merged`` or ``customer.unmerged`` for a merge record (ids only); the same
+    alert id whenever it is made again (a retried batch, a replayed undo)."""
+    return MergeAlert(
+        alert_id=uuid.uuid5(ALERT_NAMESPACE, f"{m.tenant_id}:{m.id}:{kind}"),
+        type="customer.merged" if kind == "merged" else "customer.unmerged",
+        tenant_id=m.tenant_id,
+        occurred_at=at,
+        caused_by_event_id=caused_by,
+        data=MergeData(
+            survivor_id=m.survivor_id, absorbed_id=m.absorbed_id, merge_id=m.id, reason=m.reason
+        ),
+    )
 
 
 def survivor(a: Customer, b: Customer) -> Customer:

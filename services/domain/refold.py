@@ -8,8 +8,7 @@ each card with them before folding its events.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from collections.abc import Collection, Iterable
 
 from schemas.events import SiteEvent, site_event_adapter
 from services.domain.fold import (
@@ -22,6 +21,7 @@ from services.domain.fold import (
 )
 from services.domain.merge import StaffTags, staff_tags
 from services.domain.routing import is_junk
+from services.domain.rows import Row
 
 
 def survivor_staff_after_undo(
@@ -42,7 +42,7 @@ def survivor_staff_after_undo(
     )
 
 
-def event_of(row: Mapping[str, Any], tenant_id: str) -> SiteEvent:
+def event_of(row: Row, tenant_id: str) -> SiteEvent:
     """The event a history row recorded (its data and its contact)."""
     return site_event_adapter.validate_python(
         {

@@ -55,6 +55,7 @@ class CardIdentifiers:
     id: uuid.UUID
     emails: Mapping[str, datetime] = field(default_factory=dict)
     phones: Mapping[str, datetime] = field(default_factory=dict)
+    apart: frozenset[uuid.UUID] = frozenset()  # cards staff said are another person
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,13 @@ def route(
     card = None if target is None else target.id
     if not (e_links and p_links):  # the event ties no email to a phone
         return Route(rule, card, tie)
-    others = [c for c in by_p if c is not target]
+    # Cards staff kept apart from the target (a dismissed pair, an undone merge) stay apart.
+    others = [
+        c
+        for c in by_p
+        if c is not target
+        and (target is None or (c.id not in target.apart and target.id not in c.apart))
+    ]
     absorb = tuple(c.id for c in others if not emailed(c))
     # Cards with other emails are never merged automatically; a new tie suggests one pair.
     suggest = next((c.id for c in others if emailed(c)), None) if p in tie else None

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from schemas.alerts import Alert, MergeAlert, MergeData
+from schemas.alerts import Alert, MergeAlert
 from schemas.events import SiteEvent
 from services.common.suppression import suppression_hashes
 from services.domain.fold import (
-    ALERT_NAMESPACE,
     ConsentStatement,
     Customer,
     HistoryEntry,
@@ -24,7 +23,7 @@ from services.domain.fold import (
     identify,
     new_customer,
 )
-from services.domain.merge import Merged, merge, staff_tags
+from services.domain.merge import Merged, merge, merge_alert, staff_tags
 from services.domain.routing import CardIdentifiers, linking, route
 from services.ingest.ports import (
     Changes,
@@ -56,20 +55,6 @@ def suppression_keys(tenant_id: str, identity: Identity, secret: str) -> list[tu
         secret, email=identity.email, phone=identity.phone, identity_key=identity.key
     )
     return [(tenant_id, h) for h in hashes]
-
-
-def merge_alert(m: Merged, kind: str, at: datetime, caused_by: UUID | None = None) -> MergeAlert:
-    """``customer.merged`` or ``customer.unmerged`` for a merge record (ids only)."""
-    return MergeAlert(
-        alert_id=uuid.uuid5(ALERT_NAMESPACE, f"{m.tenant_id}:{m.id}:{kind}"),
-        type="customer.merged" if kind == "merged" else "customer.unmerged",
-        tenant_id=m.tenant_id,
-        occurred_at=at,
-        caused_by_event_id=caused_by,
-        data=MergeData(
-            survivor_id=m.survivor_id, absorbed_id=m.absorbed_id, merge_id=m.id, reason=m.reason
-        ),
-    )
 
 
 async def process_batch(
@@ -158,6 +143,7 @@ class _Venue:
         self.cards: dict[UUID, Customer] = {}
         self.identifiers: dict[UUID, dict[str, datetime]] = {}
         self.holders: defaultdict[str, set[UUID]] = defaultdict(set)
+        self.apart: defaultdict[UUID, set[UUID]] = defaultdict(set)
         self.into: dict[UUID, UUID] = {}  # absorbed card -> the card it went into
         self.stored: dict[UUID, list[UUID]] = {}  # stored cards whose rows a card now holds
         self.batch_events: defaultdict[UUID, list[UUID]] = defaultdict(list)
@@ -172,6 +158,7 @@ class _Venue:
         self.cards[c.id] = c
         self.identifiers[c.id] = dict(held.identifiers)
         self.stored[c.id] = [c.id]
+        self.apart[c.id].update(held.apart)
         for value in held.identifiers:
             self.holders[value].add(c.id)
 
@@ -219,6 +206,7 @@ class _Venue:
                 c,
                 emails={v: t for v, t in self.identifiers[c].items() if "@" in v},
                 phones={v: t for v, t in self.identifiers[c].items() if "@" not in v},
+                apart=frozenset(self.apart.get(c, ())),
             )
             for c in sorted(found)
         ]
@@ -238,6 +226,7 @@ class _Venue:
             known = self.identifiers[survivor].get(value)
             self.identifiers[survivor][value] = at if known is None else min(at, known)
         self.into[absorbed] = survivor
+        self.apart[survivor].update(self.apart.pop(absorbed, ()))
         record = Merged(
             id=new_id(),
             tenant_id=self.tenant_id,

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
-from schemas.alerts import Alert
+from schemas.alerts import alert_message
 from services.ingest.ports import Outbox, StoreRunner
 
+__all__ = ["Relay", "Send", "alert_message", "flush"]
+
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]
-
-
-def alert_message(alert: Alert) -> tuple[bytes, bytes]:
-    """The (key, value) an alert is queued and produced with: keyed by tenant, JSON."""
-    return alert.tenant_id.encode(), alert.model_dump_json().encode()
 
 
 async def flush(outbox: Outbox, send: Send, *, limit: int = 500) -> int:
@@ -32,17 +30,23 @@ async def flush(outbox: Outbox, send: Send, *, limit: int = 500) -> int:
 
 
 class Relay:
-    """Flushes the outbox after a batch that queued alerts, and once after a start."""
+    """Flushes the outbox after a batch that queued alerts, once after a start, and at least
+    every ``sweep_seconds`` while batches come: the API queues merge alerts it could not
+    produce itself (broker away), and they must not wait for the next flagged booking."""
 
-    def __init__(self, outbox: StoreRunner[Outbox], send: Send):
+    def __init__(self, outbox: StoreRunner[Outbox], send: Send, *, sweep_seconds: float = 30.0):
         self._outbox = outbox
         self._send = send
+        self._sweep = sweep_seconds
         self._pending = True  # a previous run may have left records in the outbox
+        self._last = 0.0
 
     async def publish(self, queued: bool) -> int:
         """Flush if this batch ``queued`` alerts or a flush is owed; return how many were sent."""
-        if not (self._pending or queued):
+        now = time.monotonic()
+        if not (self._pending or queued or now - self._last >= self._sweep):
             return 0
         sent = await self._outbox.run(lambda outbox: flush(outbox, self._send))
         self._pending = False
+        self._last = now
         return sent

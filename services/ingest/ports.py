@@ -47,6 +47,7 @@ class Held:
 
     customer: Customer
     identifiers: dict[str, datetime]
+    apart: frozenset[UUID] = frozenset()  # cards staff said are another person
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from services.common import cards
 from services.common.kafka import Topics
 from services.common.settings import DEFAULT_REGION
 from services.domain import rows
-from services.domain.routing import MAX_CARDS_PER_IDENTIFIER
 from services.ingest.outbox import alert_message
 from services.ingest.ports import Changes, ClaimOutcome, Held, OutboxRecord, TenantConfig
 
@@ -33,37 +32,6 @@ _CLAIM = """
 INSERT INTO processed_events (tenant_id, event_id, outcome)
 SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[])
 ON CONFLICT DO NOTHING RETURNING tenant_id, event_id
-"""
-# The cards holding a batch's identifiers: per identifier its holders with the oldest ties, one
-# more than the cap (so routing sees it is passed), each card with all its identifiers.
-_HOLDERS = """
-WITH k AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(tenant_id, value)),
-held AS (
-    SELECT DISTINCT x.tenant_id, x.customer_id FROM k CROSS JOIN LATERAL (
-        SELECT i.tenant_id, i.customer_id FROM identifiers i
-        WHERE i.tenant_id = k.tenant_id AND i.value = k.value
-        ORDER BY i.tied_at, i.customer_id LIMIT $3
-    ) AS x
-)
-SELECT c.*, ids.identifier_values, ids.identifier_ties
-FROM customers c
-JOIN held ON c.tenant_id = held.tenant_id AND c.id = held.customer_id
-CROSS JOIN LATERAL (
-    SELECT array_agg(i.value) AS identifier_values, array_agg(i.tied_at) AS identifier_ties
-    FROM identifiers i WHERE i.tenant_id = c.tenant_id AND i.customer_id = c.id
-) AS ids
-WHERE c.anonymized_at IS NULL
-ORDER BY c.tenant_id, c.id
-FOR UPDATE OF c
-"""
-_TYPED = ", ".join(f"{name} {sql}" for name, sql in rows.COLUMNS.items())
-_NAMES = list(rows.COLUMNS)
-_UPSERT = f"""
-INSERT INTO customers ({", ".join(_NAMES)})
-SELECT {", ".join(_NAMES)} FROM jsonb_to_recordset($1::jsonb) AS r({_TYPED})
-ON CONFLICT (tenant_id, id) DO UPDATE SET
-{", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n not in ("tenant_id", "id"))},
-updated_at = now()
 """
 _HISTORY = """
 INSERT INTO history (tenant_id, event_id, customer_id, type, occurred_at, source, summary, data,
@@ -138,12 +106,12 @@ class PostgresIngestStore:
         """The cards holding these (tenant, identifier) pairs, locked, with their identifiers."""
         if not keys:
             return []
-        tenants, values = (list(c) for c in zip(*sorted(keys), strict=True))
-        found = await self.conn.fetch(_HOLDERS, tenants, values, MAX_CARDS_PER_IDENTIFIER + 1)
+        found = await cards.holders(self.conn, sorted(keys), lock=True)
         return [
             Held(
                 rows.from_row(r),
                 dict(zip(r["identifier_values"], r["identifier_ties"], strict=True)),
+                frozenset(r["apart"]),
             )
             for r in found
         ]
@@ -151,7 +119,7 @@ class PostgresIngestStore:
     async def save(self, changes: Changes) -> None:
         """Write a batch's changes with one statement per table."""
         if changes.customers:
-            await self.conn.execute(_UPSERT, [rows.to_row(c) for c in changes.customers])
+            await cards.save_cards(self.conn, changes.customers)
         if changes.merges:
             await cards.record_merges(self.conn, changes.merges, _finals(changes))
         if changes.ties:

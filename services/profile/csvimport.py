@@ -37,6 +37,8 @@ Row errors (:class:`RowError`, all of a row at once; a row with any error is inv
 ``value.invalid``        a cell contains a NUL character
 ``row.columns``          more (non-empty) fields than the header has columns
 ``row.duplicate``        the same email (or phone, when no email) as an earlier row
+``contact.placeholder``  the row's email and phone are placeholders (``noemail@…``, the
+                         venue's blocked identifiers) that identify nobody (importing.py)
 =======================  ======================================================================
 
 Messages never repeat the content of a cell, so no personal data ends up in a report or a log

@@ -12,9 +12,9 @@ from schemas.events import TENANT_PATTERN
 from services.common.settings import Settings
 from services.profile import models, views
 from services.profile.auth import Principal, require
-from services.profile.data import customers, tags
+from services.profile.data import customers, identity, tags
 from services.profile.db import Database
-from services.profile.problems import found
+from services.profile.problems import Moved, found
 from services.profile.tagging import pick_language, vocabulary
 
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="the venue's tenant id")]
@@ -58,14 +58,26 @@ Language = Annotated[str, Depends(get_language)]
 async def customer_or_404(
     conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record:
-    """The customer's row in this tenant's transaction; a 404 problem when there is none."""
-    return found(await customers.get(conn, tenant, customer_id, for_update=for_update), "customer")
+    """The customer's row in this tenant's transaction; a 308 to the card it was merged into,
+    or a 404 problem when there is none."""
+    row = await customers.get(conn, tenant, customer_id, for_update=for_update)
+    if row is None and (into := await identity.absorbed_into(conn, tenant, customer_id)):
+        raise Moved(customer_id, into)
+    return found(row, "customer")
 
 
 async def card_or_404(
     conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, language: str
 ) -> tuple[asyncpg.Record, models.CustomerCard]:
-    """The customer's row and card (tag labels in ``language``); a 404 problem if none."""
+    """The customer's row and card (tag labels in ``language``, its identifiers and the cards
+    merged into it); a 308 or a 404 problem as ``customer_or_404``."""
     row = await customer_or_404(conn, tenant, customer_id)
     vocab = vocabulary(await tags.custom(conn, tenant))
-    return row, views.card(row, vocab, language)
+    card = views.card(row, vocab, language)
+    card.identifiers = [
+        models.Identifier(**dict(r)) for r in await identity.identifiers(conn, tenant, customer_id)
+    ]
+    card.merged_from = [
+        models.MergedFrom(**dict(r)) for r in await identity.merged_from(conn, tenant, customer_id)
+    ]
+    return row, card

@@ -19,7 +19,9 @@ import asyncpg
 import orjson
 
 from schemas.events import ImportEvent
+from services.common import cards, tenants
 from services.domain.fold import Customer, apply, identify
+from services.domain.routing import route
 from services.domain.rows import from_row
 from services.profile.commands import Publisher
 from services.profile.csvimport import CsvImport, ImportRow, RowError, import_event
@@ -44,6 +46,7 @@ class Report:
     invalid: int = 0
     would_create: int = 0
     would_update: int = 0
+    would_merge: int = 0  # cards an automatic merge (3a) would join to another
     unchanged: int = 0
     published: int = 0
     encoding: str = ""
@@ -153,6 +156,8 @@ async def run_import(
         ignored_columns=list(opened.ignored_columns),
     )
     now = datetime.now(UTC)
+    config = await tenants.settings(conn, tenant_id)
+    blocked = frozenset(config["blocked_identifiers"]) if config else frozenset()
     chunks = _chunks(opened.rows())
     ahead = _parse_next(chunks)
     try:
@@ -169,6 +174,7 @@ async def run_import(
                 publish=publish,
                 now=now,
                 region=opened.region,
+                blocked=blocked,
             )
     finally:
         # Never return while a thread still reads the file: the caller closes it next.
@@ -190,30 +196,46 @@ async def _classify(
     publish: tuple[Publisher, str] | None,
     now: datetime,
     region: str,
+    blocked: frozenset[str],
 ) -> None:
-    """Count a chunk's errors, compare its valid rows with the customers, publish changes."""
+    """Count a chunk's errors, route its valid rows to their cards as ingest will (3a),
+    compare each with its card, publish changes."""
     rows = [r for r in chunk if isinstance(r, ImportRow)]
     for errors in (c for c in chunk if not isinstance(c, ImportRow)):
         report.invalid += 1
         for e in errors:
             report.error(e)
-    found = await customers.for_import(
-        conn,
-        tenant_id,
-        [r.identity for r in rows],
-        [r.customer_id for r in rows if r.customer_id is not None],
+    held = await cards.holders(
+        conn, sorted({(tenant_id, v) for r in rows for v in (r.email, r.phone) if v}), lock=False
     )
-    by_identity = {f["identity_key"]: f for f in found}
-    by_id = {f["id"]: f for f in found}
+    routed = {h["id"]: cards.card_identifiers(h) for h in held}
+    by_id = {h["id"]: h for h in held}
+    named_ids = [r.customer_id for r in rows if r.customer_id is not None]
+    if named_ids:
+        by_id.update({f["id"]: f for f in await customers.by_ids(conn, tenant_id, named_ids)})
     changing: list[ImportEvent] = []
     for r in rows:
-        current = by_identity.get(r.identity)
+        found = route(
+            r.email,
+            r.phone,
+            [c for c in routed.values() if r.email in c.emails or r.phone in c.phones],
+            blocked=blocked,
+        )
+        if found is None:
+            report.invalid += 1
+            column = "email" if r.email else "phone"
+            report.error(
+                RowError(
+                    r.row, column, "contact.placeholder", "a placeholder that identifies nobody"
+                )
+            )
+            continue
+        current = by_id.get(found.card) if found.card is not None else None
         if r.customer_id is not None:
-            named = by_id.get(r.customer_id)
             problem = None
-            if named is None:
+            if r.customer_id not in by_id:
                 problem = ("customer_id.unknown", "no customer with this id in this venue")
-            elif named["identity_key"] != r.identity:
+            elif found.card != r.customer_id:
                 problem = (
                     "customer_id.mismatch",
                     "this customer id belongs to another email or phone",
@@ -233,6 +255,9 @@ async def _classify(
                 occurred_at=now,
             )
         v = verdict(event, None if current is None else from_row(current), region)
+        if found.absorb:  # the row links a phone-only card to an email card: a merge
+            report.would_merge += len(found.absorb)
+            v = "update" if v == "unchanged" else v
         if v == "create":
             report.would_create += 1
         elif v == "update":

@@ -72,6 +72,23 @@ class CustomerPage(BaseModel):
     total: int | None = None
 
 
+class Identifier(BaseModel):
+    """An email or phone that leads to the card (contract 3a), tied since ``since``."""
+
+    kind: Literal["email", "phone"]
+    value: str
+    since: datetime
+
+
+class MergedFrom(BaseModel):
+    """A card merged into this one (its id answers 308 to this card)."""
+
+    customer_id: uuid.UUID
+    merge_id: uuid.UUID
+    reason: Literal["linked_by_event", "staff"]
+    at: datetime
+
+
 class CustomerCard(_Person):
     """Everything staff see about one customer."""
 
@@ -83,6 +100,78 @@ class CustomerCard(_Person):
     flags: list[str]
     anonymized: bool
     anonymized_at: datetime | None
+    identifiers: list[Identifier] = []
+    merged_from: list[MergedFrom] = []
+
+
+class MergeRecord(BaseModel):
+    """One merge: which card lives on, which was merged into it, why and when."""
+
+    merge_id: uuid.UUID
+    survivor_id: uuid.UUID
+    absorbed_id: uuid.UUID
+    reason: Literal["linked_by_event", "staff"]
+    event_id: uuid.UUID | None
+    merged_at: datetime
+    undone_at: datetime | None
+
+
+class MergePage(BaseModel):
+    """Merge records, newest first."""
+
+    items: list[MergeRecord]
+    next_cursor: str | None
+
+
+class MergeRequest(BaseModel):
+    """Merge the card ``customer_id`` into the card of the path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID
+
+
+class Unmerged(BaseModel):
+    """An undone merge: the survivor and the card given back, in that order."""
+
+    customers: list[uuid.UUID]
+
+
+class DuplicatePair(BaseModel):
+    """Two cards that may be one person."""
+
+    customers: list[uuid.UUID]
+    reason: Literal["shared_phone", "shared_email", "same_name_and_phone"]
+    since: datetime
+
+
+class DuplicatePage(BaseModel):
+    """Open duplicate suggestions, newest first."""
+
+    items: list[DuplicatePair]
+    next_cursor: str | None
+
+
+class DismissRequest(BaseModel):
+    """Two cards that are not the same person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customers: list[uuid.UUID] = Field(min_length=2, max_length=2)
+
+
+class VenueSettings(BaseModel):
+    """A venue's settings: phone region, regular threshold, identifiers that identify nobody."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: str = Field(pattern=r"^[A-Z]{2}$", description="country of national phone numbers")
+    regular_threshold: int = Field(ge=1, le=1000)
+    blocked_identifiers: list[str] = Field(
+        default=[],
+        max_length=100,
+        description="emails and phones that never identify a guest (the venue's own)",
+    )
 
 
 class HistoryEntry(BaseModel):

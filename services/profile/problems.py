@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ _TITLES = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
+    308: "Permanent redirect",
     405: "Method not allowed",
     409: "Conflict",
     422: "Unprocessable content",
@@ -68,6 +70,15 @@ class Problem(Exception):
         self.detail = detail
         self.headers = headers
         self.errors = errors
+
+
+class Moved(Exception):
+    """Raise when a customer id was merged into another card: 308 to the same route there."""
+
+    def __init__(self, old: uuid.UUID, new: uuid.UUID) -> None:
+        super().__init__(f"customer {old} was merged into {new}")
+        self.old = old
+        self.new = new
 
 
 def found(value: T | None, what: str) -> T:
@@ -123,6 +134,13 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status, exc.detail, headers=exc.headers, errors=exc.errors)
 
 
+async def _on_moved(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Moved)
+    path = request.url.path.replace(str(exc.old), str(exc.new), 1)
+    location = f"{path}?{request.url.query}" if request.url.query else path
+    return problem_response(request, 308, str(exc), headers={"Location": location})
+
+
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return problem_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
@@ -158,6 +176,7 @@ async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the problem handlers on ``app``."""
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(Moved, _on_moved)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(asyncpg.DataError, _on_data_error)

@@ -15,7 +15,7 @@ from services.common import tenants
 from services.common.segments import SegmentFilters
 from services.profile import models, views
 from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.data import customers, history
+from services.profile.data import customers, history, identity
 from services.profile.deps import (
     AppSettings,
     CustomerId,
@@ -231,7 +231,8 @@ async def lookup(
     email: Annotated[str | None, Query(max_length=254)] = None,
     phone: Annotated[str | None, Query(max_length=40, description="any human format")] = None,
 ) -> models.Lookup:
-    """Id, tags, flags and counters of the guest with this email (first) or phone."""
+    """Id, tags, flags and counters of the card the email (first) or else the phone leads to,
+    by the routing rules of 3a (an identifier shared by several cards: the oldest tie)."""
     if not email and not phone:
         raise _invalid("email", "give an email or a phone")
     normal_email = normalize_email(email)
@@ -240,7 +241,7 @@ async def lookup(
     async with db.tenant(tenant) as conn:
         row = None
         if normal_email is not None:
-            row = await customers.by_email(conn, tenant, normal_email)
+            row = await identity.holder(conn, tenant, normal_email)
         if row is None and phone:
             normal_phone = normalize_phone(
                 phone, await tenants.region(conn, tenant, settings.default_region)
@@ -248,7 +249,7 @@ async def lookup(
             if normal_phone is None and normal_email is None:
                 raise _invalid("phone", "not a usable phone number")
             if normal_phone is not None:
-                row = await customers.by_phone(conn, tenant, normal_phone)
+                row = await identity.holder(conn, tenant, normal_phone)
     if row is None:
         raise Problem(404, "no customer with this email or phone")
     return views.lookup(row)

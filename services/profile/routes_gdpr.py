@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from services.common.suppression import suppression_hashes
 from services.profile import models
-from services.profile.data import consent, customers, history, suppressions
+from services.profile.data import consent, customers, history, identity, suppressions
 from services.profile.deps import (
     AppSettings,
     CustomerId,
@@ -42,15 +42,19 @@ async def anonymize(
             return models.Anonymized(
                 id=customer_id, anonymized=True, anonymized_at=row["anonymized_at"]
             )
-        # Older events about this email or phone are recognised by these hashes and dropped.
+        # Older events about any email or phone of the card (every identifier, 3a) are
+        # recognised by these hashes and dropped.
+        held = await identity.identifiers(conn, tenant, customer_id)
         hashes = suppression_hashes(
             settings.secret,
             email=row["email"],
             phone=row["phone"],
             identity_key=row["identity_key"],
+            identifiers=[r["value"] for r in held],
         )
         await suppressions.record(conn, tenant, hashes, now)
         await customers.anonymize(conn, tenant, customer_id, now)
+        await identity.drop_identifiers(conn, tenant, [customer_id])
         await history.scrub(conn, tenant, customer_id)
     return models.Anonymized(id=customer_id, anonymized=True, anonymized_at=now)
 

@@ -9,7 +9,7 @@ from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from schemas.customer_csv import template_csv
@@ -38,6 +38,7 @@ class ImportReport(BaseModel):
     invalid: int
     would_create: int
     would_update: int
+    would_merge: int = Field(description="cards the import would merge into others (3a)")
     unchanged: int
     published: int
     encoding: str

@@ -22,16 +22,6 @@ c.first_contact_at, c.last_contact_at, c.reservations, c.no_shows
 """
 _GET = "SELECT * FROM customers WHERE tenant_id = $1 AND id = $2"
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
-_BY_EMAIL = """
-SELECT * FROM customers
-WHERE tenant_id = $1 AND anonymized_at IS NULL AND (identity_key = 'email:' || $2 OR email = $2)
-ORDER BY (identity_key = 'email:' || $2) DESC, last_contact_at DESC NULLS LAST LIMIT 1
-"""
-_BY_PHONE = """
-SELECT * FROM customers
-WHERE tenant_id = $1 AND anonymized_at IS NULL AND phone = $2
-ORDER BY (identity_key = 'phone:' || $2) DESC, last_contact_at DESC NULLS LAST LIMIT 1
-"""
 _SET_TAGS = """
 UPDATE customers SET tags = $3, tag_meta = $4, removed_tags = $5, updated_at = now()
 WHERE tenant_id = $1 AND id = $2
@@ -42,11 +32,8 @@ UPDATE customers SET identity_key = NULL, email = NULL, phone = NULL, first_name
        last_name = NULL, language = NULL, stamps = '{}', anonymized_at = $3, updated_at = $3
 WHERE tenant_id = $1 AND id = $2
 """
-_FOR_IMPORT = """
-SELECT *
-FROM customers
-WHERE tenant_id = $1 AND anonymized_at IS NULL
-  AND (identity_key = ANY($2::text[]) OR id = ANY($3::uuid[]))
+_BY_IDS = """
+SELECT * FROM customers WHERE tenant_id = $1 AND anonymized_at IS NULL AND id = ANY($2::uuid[])
 """
 
 # A free-text ``q`` first reads at most this many of the venue's customers in the list's order
@@ -135,22 +122,11 @@ async def get(
     return await conn.fetchrow(_GET_FOR_UPDATE if for_update else _GET, tenant_id, customer_id)
 
 
-async def by_email(conn: asyncpg.Connection, tenant_id: str, email: str) -> asyncpg.Record | None:
-    """The guest with this normalised email: identified by it first, else the latest contact."""
-    return await conn.fetchrow(_BY_EMAIL, tenant_id, email)
-
-
-async def by_phone(conn: asyncpg.Connection, tenant_id: str, phone: str) -> asyncpg.Record | None:
-    """The guest with this E.164 phone: identified by it first, else the latest contact."""
-    return await conn.fetchrow(_BY_PHONE, tenant_id, phone)
-
-
-async def for_import(
-    conn: asyncpg.Connection, tenant_id: str, identity_keys: list[str], ids: list[uuid.UUID]
+async def by_ids(
+    conn: asyncpg.Connection, tenant_id: str, ids: list[uuid.UUID]
 ) -> list[asyncpg.Record]:
-    """The live customers an import chunk names, by identity key or by id (whole rows: the
-    import asks the fold what a row would change)."""
-    return list(await conn.fetch(_FOR_IMPORT, tenant_id, identity_keys, ids))
+    """The live customers with these ids (whole rows)."""
+    return list(await conn.fetch(_BY_IDS, tenant_id, ids))
 
 
 async def set_tags(

@@ -35,7 +35,7 @@ KEEP = [
     "first_contact_at",
 ]
 _SCRUB = """
-UPDATE history SET data = coalesce(
+UPDATE history SET contact = NULL, data = coalesce(
     (SELECT jsonb_object_agg(key, value) FROM jsonb_each(data) WHERE key = ANY($3::text[])),
     '{}'::jsonb)
 WHERE tenant_id = $1 AND customer_id = $2
@@ -70,5 +70,5 @@ async def everything(
 
 
 async def scrub(conn: asyncpg.Connection, tenant_id: str, customer_id: uuid.UUID) -> None:
-    """Strip every entry's data down to the ``KEEP`` keys (erasure)."""
+    """Strip every entry's data down to the ``KEEP`` keys and drop its contact (erasure)."""
     await conn.execute(_SCRUB, tenant_id, customer_id, KEEP)

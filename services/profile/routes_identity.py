@@ -1,0 +1,305 @@
+"""Identity (contract 3a): duplicate suggestions, staff merges, merge records and their undo,
+and the venue's settings (region, regular threshold, blocked identifiers)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Query, Request
+
+from schemas.normalize import normalize_email, normalize_phone
+from services.common import tenants
+from services.common.kafka import Topics
+from services.domain.fold import DEFAULT_REGULAR_THRESHOLD
+from services.profile import models
+from services.profile.commands import Publisher
+from services.profile.cursor import decode_cursor, encode_cursor
+from services.profile.data import identity
+from services.profile.deps import (
+    AppSettings,
+    CustomerId,
+    Db,
+    Language,
+    Reader,
+    TenantId,
+    Writer,
+    card_or_404,
+)
+from services.profile.identity import IdentityError, Queued, queue_alert, staff_merge, undo
+from services.profile.problems import Problem, problem_responses
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["identity"])
+_READ = problem_responses(401, 403, 422, 429, 503)
+_WRITE = problem_responses(400, 401, 403, 404, 409, 422, 429, 503)
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=1000)]
+
+
+@router.get(
+    "/duplicates",
+    response_model=models.DuplicatePage,
+    responses=_READ,
+    summary="Cards that may be one person",
+)
+async def list_duplicates(
+    tenant: TenantId,
+    _: Reader,
+    db: Db,
+    settings: AppSettings,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> models.DuplicatePage:
+    """Open suggestions between live cards, newest first; dismissed pairs never come back."""
+    scope = f"duplicates\x00{tenant}"
+    after = None
+    if cursor is not None:
+        at, first, second = decode_cursor(settings.secret, scope, cursor, 3)
+        after = (datetime.fromisoformat(at), uuid.UUID(first), uuid.UUID(second))
+    async with db.tenant(tenant) as conn:
+        rows = await identity.duplicates_page(conn, tenant, after, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(
+            settings.secret,
+            scope,
+            [last["since"].isoformat(), str(last["first_id"]), str(last["second_id"])],
+        )
+    return models.DuplicatePage(
+        items=[
+            models.DuplicatePair(
+                customers=[r["first_id"], r["second_id"]], reason=r["reason"], since=r["since"]
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "/duplicates/dismiss",
+    status_code=204,
+    responses=_WRITE,
+    summary="Not the same person",
+)
+async def dismiss_duplicate(
+    tenant: TenantId, body: models.DismissRequest, principal: Writer, db: Db
+) -> None:
+    """The pair is never suggested again, and an event that links them never merges them."""
+    a, b = body.customers
+    if a == b:
+        raise Problem(422, "two different cards are needed")
+    async with db.tenant(tenant) as conn:
+        for card in (a, b):
+            await card_or_404(conn, tenant, card, "en")
+        await identity.dismiss(
+            conn,
+            tenant,
+            (a, b),
+            reason="shared_phone",
+            at=datetime.now(UTC),
+            by=principal.token_id,
+        )
+
+
+@router.post(
+    "/customers/{customer_id}/merge",
+    response_model=models.CustomerCard,
+    responses=_WRITE,
+    summary="Merge another card into this one",
+)
+async def merge_customers(
+    request: Request,
+    tenant: TenantId,
+    customer_id: CustomerId,
+    body: models.MergeRequest,
+    principal: Writer,
+    db: Db,
+    settings: AppSettings,
+    lang: Language,
+) -> models.CustomerCard:
+    """The other card's history, consent, identifiers and tags join this card (3a); its id
+    answers 308 to this card from now on; ``customer.merged`` goes to the alerts topic."""
+    async with db.tenant(tenant) as conn:
+        config = await tenants.settings(conn, tenant)
+        try:
+            record = await staff_merge(
+                conn,
+                tenant,
+                customer_id,
+                body.customer_id,
+                token_id=principal.token_id,
+                regular_threshold=config["regular_threshold"] if config else 3,
+            )
+        except IdentityError as exc:
+            raise Problem(exc.status, exc.detail) from exc
+        topic = Topics(settings.topic_prefix).alerts
+        queued = await queue_alert(conn, topic, record, "merged")
+        card = (await card_or_404(conn, tenant, customer_id, lang))[1]
+    await _publish(request, topic, queued, db)
+    log.info("identity.merged", tenant=tenant, merge_id=str(record.id), reason="staff")
+    return card
+
+
+@router.get(
+    "/merges",
+    response_model=models.MergePage,
+    responses=_READ,
+    summary="Merge records, newest first",
+)
+async def list_merges(
+    tenant: TenantId,
+    _: Reader,
+    db: Db,
+    settings: AppSettings,
+    customer_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> models.MergePage:
+    """Every merge of the venue, or those of one card (as survivor or as absorbed card)."""
+    scope = f"merges\x00{tenant}\x00{customer_id}"
+    after = None
+    if cursor is not None:
+        at, last_id = decode_cursor(settings.secret, scope, cursor, 2)
+        after = (datetime.fromisoformat(at), uuid.UUID(last_id))
+    async with db.tenant(tenant) as conn:
+        rows = await identity.merges_page(conn, tenant, customer_id, after, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(
+            settings.secret, scope, [rows[-1]["merged_at"].isoformat(), str(rows[-1]["id"])]
+        )
+    return models.MergePage(
+        items=[
+            models.MergeRecord(
+                merge_id=r["id"],
+                survivor_id=r["survivor_id"],
+                absorbed_id=r["absorbed_id"],
+                reason=r["reason"],
+                event_id=r["event_id"],
+                merged_at=r["merged_at"],
+                undone_at=r["undone_at"],
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "/merges/{merge_id}/undo",
+    response_model=models.Unmerged,
+    responses=_WRITE,
+    summary="Undo a merge",
+)
+async def undo_merge(
+    request: Request,
+    tenant: TenantId,
+    merge_id: uuid.UUID,
+    principal: Writer,
+    db: Db,
+    settings: AppSettings,
+) -> models.Unmerged:
+    """Both cards folded again from their own events (3a); 409 if already undone."""
+    async with db.tenant(tenant) as conn:
+        config = await tenants.settings(conn, tenant)
+        try:
+            done = await undo(
+                conn,
+                tenant,
+                merge_id,
+                token_id=principal.token_id,
+                at=datetime.now(UTC),
+                region=config["region"] if config else settings.default_region,
+                blocked=frozenset(config["blocked_identifiers"]) if config else frozenset(),
+                regular_threshold=config["regular_threshold"] if config else 3,
+            )
+        except IdentityError as exc:
+            raise Problem(exc.status, exc.detail) from exc
+        topic = Topics(settings.topic_prefix).alerts
+        queued = await queue_alert(conn, topic, done.merge, "unmerged")
+    await _publish(request, topic, queued, db)
+    log.info("identity.unmerged", tenant=tenant, merge_id=str(merge_id))
+    return models.Unmerged(customers=[done.survivor.id, done.restored.id])
+
+
+@router.get(
+    "/settings",
+    response_model=models.VenueSettings,
+    responses=_READ,
+    summary="The venue's settings",
+)
+async def get_settings(
+    tenant: TenantId, _: Reader, db: Db, settings: AppSettings
+) -> models.VenueSettings:
+    """Region of national phone numbers, regular threshold, blocked identifiers."""
+    async with db.tenant(tenant) as conn:
+        row = await tenants.settings(conn, tenant)
+    if row is None:
+        return models.VenueSettings(
+            region=settings.default_region, regular_threshold=DEFAULT_REGULAR_THRESHOLD
+        )
+    return models.VenueSettings(
+        region=row["region"],
+        regular_threshold=row["regular_threshold"],
+        blocked_identifiers=list(row["blocked_identifiers"]),
+    )
+
+
+@router.put(
+    "/settings",
+    response_model=models.VenueSettings,
+    responses=_WRITE,
+    summary="Change the venue's settings",
+)
+async def put_settings(
+    tenant: TenantId, body: models.VenueSettings, _: Writer, db: Db
+) -> models.VenueSettings:
+    """Blocked identifiers are stored normalised (an email lower-cased, a phone in E.164 read in
+    the venue's region); from the next event on they never identify nor link a guest."""
+    blocked: list[str] = []
+    errors = []
+    for i, raw in enumerate(body.blocked_identifiers):
+        value = normalize_email(raw) if "@" in raw else normalize_phone(raw, body.region)
+        if value is None:
+            errors.append(
+                {
+                    "field": f"blocked_identifiers.{i}",
+                    "message": "not a usable email or phone",
+                    "code": "value_error",
+                }
+            )
+        elif value not in blocked:
+            blocked.append(value)
+    if errors:
+        raise Problem(422, "some blocked identifiers are not emails or phones", errors=errors)
+    async with db.tenant(tenant) as conn:
+        await tenants.update_settings(
+            conn,
+            tenant,
+            region=body.region,
+            regular_threshold=body.regular_threshold,
+            blocked_identifiers=blocked,
+        )
+    return models.VenueSettings(
+        region=body.region, regular_threshold=body.regular_threshold, blocked_identifiers=blocked
+    )
+
+
+async def _publish(request: Request, topic: str, queued: Queued, db: Db) -> None:
+    """Produce the queued alerts now, then forget them; if the broker is away they stay in the
+    outbox and ingest's relay sends them on its next sweep."""
+    publisher: Publisher = request.app.state.publisher
+    try:
+        await publisher.publish(topic, queued.messages)
+    except Exception as exc:  # noqa: BLE001 - the outbox keeps them
+        log.warning("identity.alert_deferred", error=type(exc).__name__)
+        return
+    async with db.connection() as conn:
+        await identity.forget(conn, queued.ids)

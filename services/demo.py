@@ -67,6 +67,16 @@ NOTES = (
     "late arrival ~21h",
     "rustig tafeltje aub",
 )
+# What a host types when a guest booking by phone will not give an address (contract 3a: junk,
+# never identifies or links); the event must route by its phone.
+JUNK_EMAILS = (
+    "noemail@gmail.com",
+    "test@test.com",
+    "geen@email.be",
+    "NoEmail@hotmail.com",
+    "a@a.com",
+    "nomail@telenet.be",
+)
 REASONS = ("ziek", "malade", "change of plans", "weather", "datum vergist")
 SUBJECTS = (
     "Vraag over groepsreservatie",
@@ -93,7 +103,7 @@ class DemoRecord:
     valid: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # each guest is one person: compared and hashed by identity
 class _Guest:
     lang: str
     first: str
@@ -105,6 +115,9 @@ class _Guest:
     weight: float
     offender: bool = False
     opt_in: bool | None = None
+    # Identity (contract 3a), decided once the guest's events are known (see _identities):
+    switch: int | None = None  # phone-first: their first `switch` events carry the phone only
+    family: bool = False  # shares one phone with another guest of the venue (other email)
 
 
 def _offset(at: datetime) -> timezone:
@@ -217,13 +230,25 @@ def _contact(rng: random.Random, g: _Guest, *, ask: float = 0.0) -> dict[str, An
     return c
 
 
+@dataclass(slots=True, eq=False)
+class _Event:
+    """One emitted event and the guest its contact describes."""
+
+    at: datetime
+    tenant: str
+    doc: dict[str, Any]
+    guest: _Guest
+
+
 class _Builder:
     def __init__(self, rng: random.Random, start: datetime) -> None:
         self.rng, self.start = rng, start
-        self.out: list[tuple[datetime, str, dict[str, Any]]] = []
+        self.out: list[_Event] = []
         self.res_ids: set[tuple[str, str]] = set()
 
-    def emit(self, at: datetime, tenant: str, kind: str, source: str, data: dict[str, Any]) -> None:
+    def emit(
+        self, at: datetime, tenant: str, kind: str, source: str, data: dict[str, Any], g: _Guest
+    ) -> None:
         if at >= self.start:
             return  # has not happened yet
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -236,7 +261,7 @@ class _Builder:
             "source": source,
             "data": data,
         }
-        self.out.append((at, tenant, doc))
+        self.out.append(_Event(at, tenant, doc, g))
 
     def reservation(self, tenant: str, g: _Guest, at: datetime, outcome: str | None = None) -> None:
         rng = self.rng
@@ -265,6 +290,7 @@ class _Builder:
             "reservation.created",
             "booking-widget",
             {**data, "contact": _contact(rng, g, ask=0.5)},
+            g,
         )
         if rng.random() < 0.12:
             when = at + (starts - at) * rng.uniform(0.1, 0.8)
@@ -275,6 +301,7 @@ class _Builder:
                 "reservation.updated",
                 "booking-widget",
                 {**data, "contact": _contact(rng, g)},
+                g,
             )
         if outcome is None:
             p = rng.random()
@@ -290,7 +317,7 @@ class _Builder:
             if rng.random() < 0.5:
                 ref["reason"] = rng.choice(REASONS)
             when = at + (starts - at) * rng.uniform(0.2, 0.95)
-            self.emit(when, tenant, "reservation.cancelled", "booking-widget", ref)
+            self.emit(when, tenant, "reservation.cancelled", "booking-widget", ref, g)
         elif outcome == "no_show":
             self.emit(
                 starts + timedelta(minutes=rng.randint(30, 60)),
@@ -298,6 +325,7 @@ class _Builder:
                 "reservation.no_show",
                 "booking-widget",
                 ref,
+                g,
             )
         else:
             self.emit(
@@ -306,6 +334,7 @@ class _Builder:
                 "reservation.completed",
                 "booking-widget",
                 ref,
+                g,
             )
 
     def other(self, tenant: str, g: _Guest, at: datetime) -> None:
@@ -320,6 +349,7 @@ class _Builder:
                 "form.submitted",
                 "website-form",
                 {**data, "contact": _contact(rng, g, ask=0.4)},
+                g,
             )
         elif rng.random() < 0.5:
             data = {"integration": "lightspeed-pos", "external_id": f"LS-{rng.randint(1, 99999)}"}
@@ -329,6 +359,7 @@ class _Builder:
                 "integration.contact",
                 "lightspeed-pos",
                 {**data, "contact": _contact(rng, g)},
+                g,
             )
         else:
             data = {"integration": "mailchimp", "external_id": f"{rng.getrandbits(40):010x}"}
@@ -338,7 +369,101 @@ class _Builder:
                 "integration.contact",
                 "mailchimp",
                 {**data, "contact": _contact(rng, g, ask=1.0)},
+                g,
             )
+
+
+def _written_phone(rng: random.Random, g: _Guest) -> str:
+    assert g.phone is not None
+    return phone_text(g.phone, g.phone_style if rng.random() < 0.7 else rng.randint(0, 5))
+
+
+def _identities(
+    rng: random.Random,
+    events: list[_Event],
+    crowd: dict[str, list[_Guest]],
+    comebacks: dict[_Guest, _Event],
+    phone_first: float,
+) -> None:
+    """Give the events contract 3a's cases by rewriting their contacts in place (the number of
+    events stays; only the early email-only events below change guest and time):
+
+    - per venue one or two **family phones**: two guests with their own emails share one phone,
+      and every event of theirs carries both (a duplicate suggestion, never a merge);
+    - **phone-first guests**, ``phone_first`` of the guests with an email and a phone who have
+      events: their first events (a booking taken by phone, the POS) carry the phone only, the
+      later ones (the online widget) email and phone. A third of them also send an email-only
+      ``form.submitted`` before that switch, so an email card and a phone card exist when an
+      event links them (an automatic merge). Per venue, one repeat no-show (when one fits) is
+      such a guest whose switch is the booking after the no-shows: the flagged-booking alert of a
+      merged card;
+    - per venue one or two events of a phone-only guest whose email is a **junk placeholder**
+      (``JUNK_EMAILS``): they route by the phone.
+    """
+    mine: dict[_Guest, list[_Event]] = {}
+    for e in sorted(events, key=lambda e: e.at):
+        mine.setdefault(e.guest, []).append(e)
+    tenants = list(crowd)
+    for tenant in tenants:
+        both = [g for g in crowd[tenant] if g.email and g.phone and not g.offender and g in mine]
+        pairs = min(1 + (rng.random() < 0.5), len(both) // 2)
+        chosen = rng.sample(both, 2 * pairs)
+        for a, b in zip(chosen[::2], chosen[1::2], strict=True):
+            b.phone, a.family, b.family = a.phone, True, True
+
+    seen = [g for t in tenants for g in crowd[t] if g.email and g.phone and g in mine]
+    pool = [g for g in seen if not g.family and len(mine[g]) >= 2]
+    quota = min(round(phone_first * len(seen)), len(pool))
+    offenders: list[_Guest] = []
+    for tenant in tenants:  # no-shows by phone, then the booking online
+        if len(offenders) == quota:
+            break
+        for g in (g for g in crowd[tenant] if g.offender and g in pool):
+            comeback, evs = comebacks.get(g), mine[g]
+            no_shows = [e.at for e in evs if e.doc["type"] == "reservation.no_show"]
+            if comeback in evs and no_shows and max(no_shows) < comeback.at:
+                g.switch = evs.index(comeback)
+                offenders.append(g)
+                break
+    rest = rng.sample([g for g in pool if g.switch is None], quota - len(offenders))
+    for g in rest:
+        g.switch = rng.randint(1, len(mine[g]) - 1)
+
+    early = offenders + rng.sample(rest, max(0, round(quota / 3) - len(offenders)))
+    forms: dict[str, list[_Event]] = {t: [] for t in tenants}
+    for e in events:
+        if e.doc["type"] == "form.submitted":
+            forms[e.tenant].append(e)
+    for g in early:  # a form.submitted of an ordinary guest becomes theirs, email only
+        ordinary = (e for e in forms[mine[g][0].tenant] if e.guest.email and e.guest.switch is None)
+        donors = [e for e in ordinary if not e.guest.family and not e.guest.offender]
+        if not donors:
+            continue
+        donor, switch = rng.choice(donors), mine[g][g.switch or 0].at
+        forms[donor.tenant].remove(donor)
+        donor.at = switch - (switch - mine[g][0].at + timedelta(days=14)) * rng.uniform(0.02, 1)
+        donor.guest = g
+        donor.doc["occurred_at"] = _stamp(donor.at)
+        contact = _contact(rng, g, ask=0.4)
+        contact.pop("phone", None)
+        donor.doc["data"]["contact"] = contact
+
+    for g, evs in mine.items():
+        for i, e in enumerate(evs):
+            contact = e.doc["data"]["contact"]
+            if g.family:
+                contact["phone"] = _written_phone(rng, g)
+            elif g.switch is not None:
+                if i < g.switch:
+                    contact.pop("email", None)
+                contact.setdefault("phone", _written_phone(rng, g))
+
+    for tenant in tenants:
+        spare = [e for g in crowd[tenant] if g.email is None and g.phone for e in mine.get(g, [])]
+        if not spare:
+            spare = [e for g in crowd[tenant] if g.switch for e in mine[g][: g.switch]]
+        for e in rng.sample(spare, min(len(spare), 1 + (rng.random() < 0.5))):
+            e.doc["data"]["contact"]["email"] = rng.choice(JUNK_EMAILS)
 
 
 def _invalid(rng: random.Random, kind: str, tenant: str, g: _Guest, at: datetime) -> DemoRecord:
@@ -387,8 +512,15 @@ def generate(
     events: int = 1500,
     start: datetime | None = None,
     invalid_ratio: float = 0.02,
+    phone_first: float = 0.25,
 ) -> list[DemoRecord]:
-    """Return ``events`` demo records in arrival order; the same seed gives the same list."""
+    """Return ``events`` demo records in arrival order; the same seed gives the same list.
+
+    ``phone_first``: the share of the guests with an email and a phone whose first events carry
+    their phone only (see ``_identities`` for them and the other identity cases of contract 3a).
+    """
+    if not 0.0 <= phone_first <= 1.0:
+        raise ValueError(f"phone_first must be between 0 and 1, not {phone_first}")
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
     start = start or DEFAULT_START
     tenants = [VENUES[i] if i < len(VENUES) else f"venue-{i + 1:03d}" for i in range(venues)]
@@ -402,22 +534,31 @@ def generate(
     n_dup = min(events - n_invalid, events // 100)
     b = _Builder(rng, start)
     day = timedelta(days=1)
+    comebacks: dict[_Guest, _Event] = {}
     for tenant in tenants:  # repeat no-show offenders: two no-shows, then a new booking
         for g in (g for g in crowd[tenant] if g.offender):
             b.reservation(tenant, g, start - rng.uniform(80, 60) * day, "no_show")
             b.reservation(tenant, g, start - rng.uniform(50, 30) * day, "no_show")
+            mark = len(b.out)
             b.reservation(tenant, g, start - rng.uniform(20, 4) * day, "completed")
+            if len(b.out) > mark:
+                comebacks[g] = b.out[mark]
     while len(b.out) < events - n_invalid - n_dup:
         tenant = rng.choice(tenants)
         g = rng.choices(crowd[tenant], [x.weight for x in crowd[tenant]])[0]
         at = start - rng.uniform(1 / 24, 90) * day
         (b.reservation if rng.random() < 0.7 else b.other)(tenant, g, at)
-    base = sorted(b.out[: events - n_invalid - n_dup], key=lambda e: e[0])
+    kept = b.out[: events - n_invalid - n_dup]
+    # Its own generator: the identity cases leave the rest of the stream as it was without them.
+    _identities(random.Random(f"identity:{seed}"), kept, crowd, comebacks, phone_first)  # noqa: S311
+    base = sorted(kept, key=lambda e: e.at)
     order = sorted(
         range(len(base)), key=lambda i: i + (rng.randint(3, 40) if rng.random() < 0.05 else 0)
     )  # some arrive late
     records = [
-        DemoRecord(base[i][1].encode(), json.dumps(base[i][2], ensure_ascii=False).encode(), True)
+        DemoRecord(
+            base[i].tenant.encode(), json.dumps(base[i].doc, ensure_ascii=False).encode(), True
+        )
         for i in order
     ]
     for _ in range(n_dup):  # the same record sent again, later

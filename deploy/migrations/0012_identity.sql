@@ -121,7 +121,8 @@ GRANT DELETE ON customers TO contacts_ingest, contacts_api;
 GRANT INSERT, UPDATE ON customers TO contacts_api;
 GRANT UPDATE (blocked_identifiers, regular_threshold, region) ON tenants TO contacts_api;
 GRANT SELECT ON merge_moves TO contacts_api;
-GRANT SELECT, INSERT, DELETE, UPDATE (id) ON outbox TO contacts_api;  -- merge alerts, sent after commit
+-- Merge alerts: queued with the merge, produced after the commit, then forgotten by id.
+GRANT INSERT, DELETE, SELECT (id) ON outbox TO contacts_api;
 
 DO $$
 DECLARE

@@ -61,10 +61,10 @@ async def staff_merge(
     regular_threshold: int,
 ) -> Merged:
     """Merge ``other`` into ``keep``; the venue is locked for the rest of the transaction."""
-    if keep == other:
-        raise IdentityError(422, "a card cannot be merged with itself")
     await cards.lock_venues(conn, [tenant_id])
     a = await _live(conn, tenant_id, keep)
+    if keep == other:
+        raise IdentityError(422, "a card cannot be merged with itself")
     b = await _live(conn, tenant_id, other)
     merged = merge(a, b, regular_threshold=regular_threshold, keep=keep)
     record = Merged(

@@ -34,7 +34,7 @@ from services.profile.problems import Problem, problem_responses
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["identity"])
 _READ = problem_responses(401, 403, 422, 429, 503)
-_WRITE = problem_responses(400, 401, 403, 404, 409, 422, 429, 503)
+_WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=1000)]
 

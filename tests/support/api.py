@@ -34,6 +34,10 @@ TENANT_TABLES = [
     "suppressions",
     "processed_events",
     "tenant_tags",
+    "identifiers",
+    "merges",
+    "merge_moves",
+    "duplicate_pairs",
 ]
 
 Seed = Callable[..., Awaitable[BatchReport]]

@@ -21,6 +21,8 @@ def venue_events() -> list[dict[str, Any]]:
     benoit: fr, newsletter no, 1 reservation, 2 no-shows (auto no_show), contact 100..120
     chris: en, newsletter unknown, one form, contact 200
     dirk: nl, phone only, newsletter unknown, 1 reservation, contact 300
+    eva (OTHER): a form by email, a reservation by phone, then one with both: one card made of
+    two by an automatic merge (3a), so that OTHER has identifiers, merges and moved history
     """
     ann: dict[str, Any] = {"email": "ann.zeeman@example.be", "phone": "0470 11 11 11"}
     benoit: dict[str, Any] = {"email": "benoit.dubois@example.be", "phone": None}
@@ -50,6 +52,15 @@ def venue_events() -> list[dict[str, Any]]:
             notes="Dirk wants the window table",
             contact=_person("Dirk", "Aerts", "nl"),
         ),
+        event(
+            "form.submitted",
+            tenant=OTHER,
+            email="eva.other@example.be",
+            phone=None,
+            at=30,
+            contact=_person("Eva", "Other", "en"),
+        ),
+        event(tenant=OTHER, email=None, phone="0472 33 33 33", at=40, reservation_id="R-0"),
         event(
             tenant=OTHER,
             email="eva.other@example.be",

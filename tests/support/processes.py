@@ -111,3 +111,28 @@ async def create_topics(bootstrap: str, prefix: str, partitions: int = 4) -> Top
     topics = Topics(prefix)
     await ensure_topics(bootstrap, topics.all(), partitions)
     return topics
+
+
+def librdkafka_produce(bootstrap: str, topic: str, docs: Iterable[dict[str, object]]) -> int:
+    """Send event documents as a website's stack does, with librdkafka (confluent-kafka), in
+    order and keyed by tenant; wait until the broker has them all."""
+    import confluent_kafka  # a dev dependency: the tests' client, not the product's
+
+    producer = confluent_kafka.Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": False,  # the embedded broker has no InitProducerId
+            "acks": "all",
+            "log_level": 3,
+        }
+    )
+    failed: list[object] = []
+    sent = 0
+    for doc in docs:
+        key, value = event_bytes(doc)
+        producer.produce(
+            topic, value, key, on_delivery=lambda err, _: err is not None and failed.append(err)
+        )
+        sent += 1
+    assert producer.flush(30) == 0 and failed == [], failed
+    return sent

@@ -21,6 +21,7 @@ from tests.support.processes import (
     consume_all,
     create_topics,
     event_bytes,
+    librdkafka_produce,
     produce,
     wait_for,
 )
@@ -289,3 +290,101 @@ async def test_ingest_metrics_count_outcomes_dlq_and_lag(
         assert await _history_of(db_url, tenant) == 3
     finally:
         assert worker.stop() == 0, Path(worker.log_path).read_text()[-3000:]
+
+
+async def _alerts_of(stack: Stack, topics: Topics, tenant: str, expect: int) -> list[dict]:
+    found: list[dict] = []
+
+    async def arrived() -> bool:
+        found[:] = [
+            orjson.loads(r.value)
+            for r in await consume_all(stack.bootstrap, topics.alerts, expect=10**9, timeout=1.0)
+            if r.key == tenant.encode()
+        ]
+        return len(found) >= expect
+
+    await wait_for(arrived, timeout=30, every=0.5)
+    return found
+
+
+async def test_a_guest_booked_by_phone_then_online_is_one_card_and_is_flagged(
+    stack: Stack, env: tuple[str, Topics]
+) -> None:
+    db_url, topics = env
+    tenant = _tenant()
+    docs = [
+        event(tenant=tenant, email=None, at=0, source="phone"),
+        event("reservation.no_show", tenant=tenant, email=None, at=10, source="phone"),
+        event(tenant=tenant, at=20, reservation_id="R-2"),  # online: email and phone
+    ]
+    librdkafka_produce(stack.bootstrap, topics.site_events, docs)
+    await wait_for(lambda: _has(db_url, tenant, docs[-1]["event_id"]))
+
+    cards = await _rows(
+        db_url,
+        "SELECT id, email, phone, reservations, no_shows FROM customers WHERE tenant_id = $1",
+        tenant,
+    )
+    assert [(c["email"], c["phone"], c["reservations"], c["no_shows"]) for c in cards] == [
+        ("an.peeters@example.be", "+32470123456", 2, 1)
+    ]
+    (alert,) = await _alerts_of(stack, topics, tenant, 1)
+    assert alert["type"] == "customer.flagged_booking"
+    assert alert["data"]["customer_id"] == str(cards[0]["id"])
+    assert alert["data"]["reservation_id"] == "R-2"
+
+
+async def test_an_event_linking_two_cards_merges_them_and_says_so(
+    stack: Stack, env: tuple[str, Topics]
+) -> None:
+    db_url, topics = env
+    tenant = _tenant()
+    docs = [
+        event("form.submitted", tenant=tenant, phone=None, at=0),
+        event(tenant=tenant, email=None, at=10, source="phone"),
+        event("reservation.no_show", tenant=tenant, email=None, at=20, source="phone"),
+    ]
+    librdkafka_produce(stack.bootstrap, topics.site_events, docs)
+    await wait_for(lambda: _has(db_url, tenant, docs[-1]["event_id"]))
+    before = {
+        r["email"]: r["id"]
+        for r in await _rows(db_url, "SELECT id, email FROM customers WHERE tenant_id = $1", tenant)
+    }
+    assert len(before) == 2
+    link = event(tenant=tenant, at=30, reservation_id="R-3")
+
+    librdkafka_produce(stack.bootstrap, topics.site_events, [link])
+    await wait_for(lambda: _has(db_url, tenant, link["event_id"]))
+
+    survivor, absorbed = before["an.peeters@example.be"], before[None]
+    cards = await _rows(
+        db_url,
+        "SELECT id, reservations, no_shows, forms FROM customers WHERE tenant_id = $1",
+        tenant,
+    )
+    assert [(c["id"], c["reservations"], c["no_shows"], c["forms"]) for c in cards] == [
+        (survivor, 2, 1, 1)
+    ]
+    merges = await _rows(
+        db_url,
+        "SELECT survivor_id, absorbed_id, reason, event_id FROM merges WHERE tenant_id = $1",
+        tenant,
+    )
+    assert [tuple(m) for m in merges] == [
+        (survivor, absorbed, "linked_by_event", uuid.UUID(link["event_id"]))
+    ]
+    alerts = await _alerts_of(stack, topics, tenant, 2)
+    assert sorted(a["type"] for a in alerts) == ["customer.flagged_booking", "customer.merged"]
+    by_type = {a["type"]: a for a in alerts}
+    assert by_type["customer.merged"]["data"]["survivor_id"] == str(survivor)
+    assert by_type["customer.merged"]["data"]["absorbed_id"] == str(absorbed)
+    assert by_type["customer.flagged_booking"]["data"]["customer_id"] == str(survivor)
+    assert by_type["customer.flagged_booking"]["data"]["no_show_count"] == 1
+
+
+async def _rows(db_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(db_url)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()

@@ -17,10 +17,9 @@ from services.domain.fold import (
     Identity,
     _add_tag,  # private: the one rule of adding a tag (cap, removals)
     apply,
-    identify,
 )
 from services.domain.merge import StaffTags, staff_tags
-from services.domain.routing import is_junk
+from services.domain.routing import usable_identity
 from services.domain.rows import Row
 
 
@@ -29,17 +28,22 @@ def survivor_staff_after_undo(
 ) -> StaffTags:
     """The survivor's staff tags once the absorbed card leaves again.
 
-    The absorbed card takes back exactly the staff tags it had when it was merged; what came
-    from it alone (a manual tag or a removal the survivor did not have) leaves the survivor,
-    and every other staff change on the merged card, before or after the merge, stays.
+    The survivor gets back the staff tags it had when it was merged, plus every staff change
+    made on the merged card since (a tag added or taken off, a removal made or lifted); the
+    absorbed card takes back exactly the staff tags it had (``absorbed``). So a tag that came
+    only from the absorbed card leaves with it, and one a removal on the absorbed card had
+    hidden comes back.
     """
-    only_absorbed = set(absorbed.tags) - set(survivor.tags)
-    removed_only_absorbed = absorbed.removed - survivor.removed
+    joined_removed = survivor.removed | absorbed.removed
+    joined = {**absorbed.tags, **survivor.tags}
+    joined_tags = {c for c in joined if c not in joined_removed}
     now = staff_tags(current)
-    return StaffTags(
-        {code: at for code, at in now.tags.items() if code not in only_absorbed},
-        frozenset(now.removed - removed_only_absorbed),
-    )
+    added = {c: at for c, at in now.tags.items() if c not in joined_tags}
+    dropped = joined_tags - set(now.tags)
+    tags = {c: at for c, at in survivor.tags.items() if c not in dropped}
+    tags.update(added)
+    removed = (survivor.removed | (now.removed - joined_removed)) - (joined_removed - now.removed)
+    return StaffTags(tags, frozenset(removed - set(tags)))
 
 
 def event_of(row: Row, tenant_id: str) -> SiteEvent:
@@ -59,14 +63,10 @@ def event_of(row: Row, tenant_id: str) -> SiteEvent:
 
 def identifiers_of(event: SiteEvent, region: str, blocked: Collection[str]) -> tuple[str, ...]:
     """The event's normalised identifiers that may identify a guest (not junk, not blocked)."""
-    identity = identify(event.data.contact, region)
+    identity = usable_identity(event.data.contact, region, blocked)
     if identity is None:
         return ()
-    return tuple(
-        i
-        for i in (identity.email, identity.phone)
-        if i is not None and not is_junk(i) and i not in blocked
-    )
+    return tuple(i for i in (identity.email, identity.phone) if i is not None)
 
 
 def refold(
@@ -76,25 +76,25 @@ def refold(
     staff: StaffTags,
     *,
     region: str,
+    blocked: Collection[str] = frozenset(),
     regular_threshold: int = DEFAULT_REGULAR_THRESHOLD,
 ) -> Customer:
-    """The card folded from nothing: staff tags first, then every event (in a fixed order)."""
+    """The card folded from nothing: staff tags first, then every event (in a fixed order),
+    each with the identity ingest gave it (junk and blocked identifiers set aside)."""
     ordered = sorted(events, key=lambda e: (e.occurred_at, str(e.event_id)))
-    c = Customer(id=card_id, tenant_id=tenant_id, identity_key=_key(ordered, region))
+    identities = [
+        usable_identity(e.data.contact, region, blocked) or Identity("", None, None)
+        for e in ordered
+    ]
+    emailed = [i.key for i in identities if i.email is not None]
+    keyed = [i.key for i in identities if i.key]
+    c = Customer(id=card_id, tenant_id=tenant_id, identity_key=(emailed or keyed or [""])[0])
     for code, at in sorted(staff.tags.items(), key=lambda t: (t[1], t[0])):
         _add_tag(c, code, "manual", at)
     c.removed_tags = staff.removed
-    for event in ordered:
-        identity = identify(event.data.contact, region) or Identity("", None, None)
+    for event, identity in zip(ordered, identities, strict=True):
         c = apply(c, event, identity, regular_threshold=regular_threshold).customer
     return c
-
-
-def _key(events: list[SiteEvent], region: str) -> str:
-    """The card's identity key: its first email, else its first phone."""
-    found = [i for e in events if (i := identify(e.data.contact, region)) is not None]
-    emailed = [i for i in found if i.email is not None]
-    return (emailed or found)[0].key if found else ""
 
 
 def goes_back(

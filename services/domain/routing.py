@@ -16,6 +16,9 @@ from typing import Literal
 
 import phonenumbers
 
+from schemas.events import Contact
+from services.domain.fold import Identity, identify
+
 MAX_CARDS_PER_IDENTIFIER = 5  # an identifier on more cards than this stops linking
 JUNK_EMAILS = frozenset(
     {
@@ -81,11 +84,23 @@ def is_junk(identifier: str) -> bool:
     )
 
 
-def linking(
-    email: str | None, phone: str | None, blocked: Collection[str] = frozenset()
-) -> tuple[str, ...]:
-    """The event's identifiers that may identify a guest: neither junk nor blocked by the venue."""
-    return tuple(i for i in (email, phone) if i is not None and not is_junk(i) and i not in blocked)
+def usable_identity(
+    contact: Contact, region: str, blocked: Collection[str] = frozenset()
+) -> Identity | None:
+    """Who an event is about once junk and the venue's blocked identifiers are set aside: the
+    fold never shows them on a card, routing never follows them. None: unidentifiable."""
+    identity = identify(contact, region)
+    if identity is None:
+        return None
+    email, phone = (
+        i if i is not None and not is_junk(i) and i not in blocked else None
+        for i in (identity.email, identity.phone)
+    )
+    if email is None and phone is None:
+        return None
+    if (email, phone) == (identity.email, identity.phone):
+        return identity
+    return Identity(f"email:{email}" if email else f"phone:{phone}", email, phone)
 
 
 def route(

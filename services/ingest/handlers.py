@@ -20,11 +20,10 @@ from services.domain.fold import (
     HistoryEntry,
     Identity,
     apply,
-    identify,
     new_customer,
 )
 from services.domain.merge import Merged, merge, merge_alert, staff_tags
-from services.domain.routing import CardIdentifiers, linking, route
+from services.domain.routing import CardIdentifiers, route, usable_identity
 from services.ingest.ports import (
     Changes,
     ClaimOutcome,
@@ -75,11 +74,11 @@ async def process_batch(
             continue
         seen.add((event.tenant_id, event.event_id))
         config = configs[event.tenant_id]
-        identity = identify(event.data.contact, config.region)
-        ids = linking(identity.email, identity.phone, config.blocked) if identity else ()
-        if identity is None or not ids:
+        identity = usable_identity(event.data.contact, config.region, config.blocked)
+        if identity is None:
             report.unidentifiable.append(index)
         else:
+            ids = tuple(i for i in (identity.email, identity.phone) if i is not None)
             work.append((event, identity, ids))
     if not work:
         return report
@@ -192,8 +191,9 @@ class _Venue:
         self.cards[target] = outcome.customer
         self.touched.add(target)
         self.batch_events[target].append(event.event_id)
-        for value in linking(identity.email, identity.phone, self.config.blocked):
-            self._tie(target, value, event)
+        for value in (identity.email, identity.phone):
+            if value is not None:
+                self._tie(target, value, event)
         if r.suggest is not None:
             self._suggest(target, r.suggest)
         report.alerts.extend(outcome.alerts)

@@ -139,6 +139,7 @@ async def undo(
         stay_events,
         survivor_staff_after_undo(from_row(current), survivor_staff, absorbed_staff),
         region=region,
+        blocked=blocked,
         regular_threshold=regular_threshold,
     )
     restored = refold(
@@ -147,6 +148,7 @@ async def undo(
         back_events,
         absorbed_staff,
         region=region,
+        blocked=blocked,
         regular_threshold=regular_threshold,
     )
     await cards.save_cards(conn, [survivor, restored])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from schemas.alerts import FlaggedBookingAlert
+from schemas.alerts import Alert
 from schemas.events import site_event_adapter
 
 OUT = Path(__file__).parent / "jsonschema"
@@ -17,7 +17,7 @@ def render() -> dict[str, str]:
     """Return file name -> JSON Schema text for every published contract."""
     docs = {
         "site-event.schema.json": site_event_adapter.json_schema(),
-        "alert.schema.json": TypeAdapter(FlaggedBookingAlert).json_schema(),
+        "alert.schema.json": TypeAdapter(Alert).json_schema(),
     }
     return {name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in docs.items()}
 

@@ -10,7 +10,7 @@ import pytest
 
 from services import demo
 from services.common.db import connect
-from tests.support.expected import demo_stream, fold_all, stored_customers
+from tests.support.expected import demo_stream, fold_all, reference, stored_customers
 from tests.support.processes import IngestProcess, consume_all, create_topics, produce, wait_for
 from tests.support.stack import Stack
 
@@ -62,6 +62,11 @@ async def test_sigkill_three_times_loses_and_duplicates_nothing(
         assert history == expected_ids  # every valid event, exactly once
         assert total_rows == len(expected_ids)
         assert await stored_customers(conn) == fold_all(valid)
+        # a stream full of merges (a quarter of the guests are seen by phone first: 3a), each
+        # recorded exactly once
+        merges = len(reference(valid).state.merges)
+        assert merges > 100
+        assert await conn.fetchval("SELECT count(*) FROM merges") == merges
         # The kills landed between a database commit and an offset commit: events came again.
         redelivered = sum(
             json.loads(line).get("duplicates", 0)

@@ -75,38 +75,60 @@ ALTER TABLE history ADD COLUMN contact jsonb;
 DROP INDEX customers_identity;
 CREATE INDEX customers_identity ON customers (tenant_id, identity_key);
 
--- Existing cards: their email and phone become identifiers, tied at their first contact.
-INSERT INTO identifiers (tenant_id, value, customer_id, kind, tied_at)
-SELECT tenant_id, email, id, 'email', coalesce(first_contact_at, created_at)
-FROM customers WHERE email IS NOT NULL AND anonymized_at IS NULL
-UNION ALL
-SELECT tenant_id, phone, id, 'phone', coalesce(first_contact_at, created_at)
-FROM customers WHERE phone IS NOT NULL AND anonymized_at IS NULL
-ON CONFLICT DO NOTHING;
+-- Existing cards: their email and phone become identifiers, tied at their first contact; and
+-- each history row gets the contact that explains today's card exactly: the card's key on every
+-- row (every event of an email card carried that email), each stamped field on the row of the
+-- event that set it, consent from the ledger. A refold then gives the same card.
+-- A function, because the version before keeps running between this migration and the rollout
+-- (docs/operations.md, "Upgrading"): what it writes meanwhile (cards without identifiers,
+-- history without contact) is caught up by every start of a service (services/common/db.py).
+-- A scrubbed (erased) row's contact is '{}', never NULL, so the partial index stays small.
+CREATE INDEX history_without_contact ON history (tenant_id, customer_id) WHERE contact IS NULL;
 
--- Existing history: each row gets the contact that explains today's card exactly: the card's
--- key on every row (every event of an email card carried that email), and each stamped field on
--- the row of the event that set it; consent from the ledger. A refold gives the same card.
-UPDATE history h SET contact = x.contact
-FROM (
-    SELECT h.tenant_id, h.event_id, jsonb_strip_nulls(jsonb_build_object(
-        'email', CASE WHEN c.identity_key LIKE 'email:%' THEN substr(c.identity_key, 7)
-                      WHEN c.stamps -> 'email' ->> 1 = h.event_id::text THEN c.email END,
-        'phone', CASE WHEN c.identity_key LIKE 'phone:%' THEN substr(c.identity_key, 7)
-                      WHEN c.stamps -> 'phone' ->> 1 = h.event_id::text THEN c.phone END,
-        'first_name', CASE WHEN c.stamps -> 'first_name' ->> 1 = h.event_id::text
-                           THEN c.first_name END,
-        'last_name', CASE WHEN c.stamps -> 'last_name' ->> 1 = h.event_id::text
-                          THEN c.last_name END,
-        'language', CASE WHEN c.stamps -> 'language' ->> 1 = h.event_id::text
-                         THEN c.language END,
-        'newsletter_opt_in', l.opt_in)) AS contact
-    FROM history h
-    JOIN customers c ON c.tenant_id = h.tenant_id AND c.id = h.customer_id
-    LEFT JOIN consent_ledger l ON l.tenant_id = h.tenant_id AND l.event_id = h.event_id
-    WHERE c.anonymized_at IS NULL
-) x
-WHERE h.tenant_id = x.tenant_id AND h.event_id = x.event_id;
+CREATE FUNCTION contacts_identity_catch_up() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    tied integer;
+BEGIN
+    INSERT INTO identifiers (tenant_id, value, customer_id, kind, tied_at)
+    SELECT c.tenant_id, v.value, c.id, v.kind, coalesce(c.first_contact_at, c.created_at)
+    FROM customers c
+    CROSS JOIN LATERAL (VALUES ('email', c.email), ('phone', c.phone)) AS v(kind, value)
+    WHERE c.anonymized_at IS NULL AND v.value IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM identifiers i
+                      WHERE i.tenant_id = c.tenant_id AND i.customer_id = c.id)
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS tied = ROW_COUNT;
+
+    UPDATE history h SET contact = x.contact
+    FROM (
+        SELECT h.tenant_id, h.event_id, jsonb_strip_nulls(jsonb_build_object(
+            'email', CASE WHEN c.identity_key LIKE 'email:%' THEN substr(c.identity_key, 7)
+                          WHEN c.stamps -> 'email' ->> 1 = h.event_id::text THEN c.email END,
+            'phone', CASE WHEN c.identity_key LIKE 'phone:%' THEN substr(c.identity_key, 7)
+                          WHEN c.stamps -> 'phone' ->> 1 = h.event_id::text THEN c.phone END,
+            'first_name', CASE WHEN c.stamps -> 'first_name' ->> 1 = h.event_id::text
+                               THEN c.first_name END,
+            'last_name', CASE WHEN c.stamps -> 'last_name' ->> 1 = h.event_id::text
+                              THEN c.last_name END,
+            'language', CASE WHEN c.stamps -> 'language' ->> 1 = h.event_id::text
+                             THEN c.language END,
+            'newsletter_opt_in', l.opt_in)) AS contact
+        FROM history h
+        JOIN customers c ON c.tenant_id = h.tenant_id AND c.id = h.customer_id
+        LEFT JOIN consent_ledger l ON l.tenant_id = h.tenant_id AND l.event_id = h.event_id
+        WHERE h.contact IS NULL
+    ) x
+    WHERE h.tenant_id = x.tenant_id AND h.event_id = x.event_id;
+    RETURN tied;
+END
+$$;
+REVOKE ALL ON FUNCTION contacts_identity_catch_up() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contacts_identity_catch_up() TO contacts_ingest, contacts_api;
+
+SELECT contacts_identity_catch_up();
 
 -- Ingest routes, ties, merges and suggests; the API merges, undoes, dismisses and erases.
 GRANT SELECT, INSERT, UPDATE, DELETE ON identifiers TO contacts_ingest, contacts_api;

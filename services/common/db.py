@@ -102,8 +102,18 @@ def migration_files(directory: Path | None = None) -> list[tuple[int, Path]]:
     return found
 
 
+async def _catch_up(conn: asyncpg.Connection) -> None:
+    """What the previous version wrote after a migration and before the rollout, brought up to
+    the new schema (0012: identifiers of new cards, contacts of new history rows)."""
+    if await conn.fetchval("SELECT to_regprocedure('contacts_identity_catch_up()')") is not None:
+        tied = await conn.fetchval("SELECT contacts_identity_catch_up()")
+        if tied:
+            log.info("migration.caught_up", identifiers=tied)
+
+
 async def migrate(dsn: str, directory: Path | None = None) -> list[str]:
-    """Apply every migration not applied yet, each in its own transaction; return their names."""
+    """Apply every migration not applied yet, each in its own transaction, then catch up what
+    an older version still running wrote meanwhile; return the names of those applied."""
     conn = await asyncpg.connect(dsn)
     applied: list[str] = []
     try:
@@ -129,6 +139,7 @@ async def migrate(dsn: str, directory: Path | None = None) -> list[str]:
                 )
             applied.append(path.name)
             log.info("migration.applied", migration=path.name)
+        await _catch_up(conn)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
         await conn.close()

@@ -35,7 +35,7 @@ KEEP = [
     "first_contact_at",
 ]
 _SCRUB = """
-UPDATE history SET contact = NULL, data = coalesce(
+UPDATE history SET contact = '{}', data = coalesce(
     (SELECT jsonb_object_agg(key, value) FROM jsonb_each(data) WHERE key = ANY($3::text[])),
     '{}'::jsonb)
 WHERE tenant_id = $1 AND customer_id = $2

@@ -24,6 +24,7 @@ from services.profile import (
 )
 from services.profile.auth import Authenticator, FailureLimiter
 from services.profile.commands import ExportRequests, Publisher
+from services.profile.console import mount as console
 from services.profile.db import Database
 from services.profile.limits import BodyLimitMiddleware
 from services.profile.metrics import Metrics, MetricsMiddleware
@@ -83,4 +84,5 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
         app.include_router(module.router)
     links.install(app)
     docs.install(app)
+    console.install(app, settings)
     return app

@@ -93,7 +93,16 @@ class Authenticator:
     async def _resolve(self, token: str) -> Principal | None:
         if self.dev_token and hmac.compare_digest(token.encode(), self.dev_token.encode()):
             return Principal(None, "*", SCOPES)
-        digest = token_hash(token)
+        return await self._stored(token_hash(token))
+
+    async def by_digest(self, digest: bytes) -> Principal | None:
+        """The principal behind a token known by its hash (a console session keeps the hash,
+        never the token, and checks it again on each request); None once revoked or expired."""
+        if self.dev_token and hmac.compare_digest(digest, token_hash(self.dev_token)):
+            return Principal(None, "*", SCOPES)
+        return await self._stored(digest)
+
+    async def _stored(self, digest: bytes) -> Principal | None:
         async with self.db.connection() as conn:
             row = await tokens.lookup(conn, digest)
         if row is None or not hmac.compare_digest(bytes(row["token_hash"]), digest):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -15,7 +15,7 @@ from services.common import tenants
 from services.common.segments import SegmentFilters
 from services.profile import models, views
 from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.data import customers, history, identity
+from services.profile.data import history, identity
 from services.profile.deps import (
     AppSettings,
     CustomerId,
@@ -26,20 +26,13 @@ from services.profile.deps import (
     card_or_404,
     customer_or_404,
 )
+from services.profile.listing import Sort, customer_page, invalid
 from services.profile.problems import Problem, found, problem_responses
 
 router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["customers"])
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _COMMON = problem_responses(401, 403, 422, 429, 503)
 _ONE = problem_responses(401, 403, 404, 422, 429, 503)
-Sort = Literal[
-    "last_contact_at",
-    "-last_contact_at",
-    "first_contact_at",
-    "-first_contact_at",
-    "name",
-    "-name",
-]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -48,12 +41,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(
-        422,
-        f"invalid: {field}",
-        errors=[{"field": field, "message": message, "code": "value_error"}],
-    )
+_invalid = invalid
 
 
 @router.get(
@@ -98,53 +86,31 @@ async def list_customers(
     for code in tag:
         if not TAG_CODE.match(code):
             raise _invalid("tag", "a tag code like vip")
-    key: customers.SortKey = sort.lstrip("-")  # type: ignore[assignment]
-    descending = sort.startswith("-")
-    scope = f"customers\x00{tenant}\x00{sort}"
-    after: tuple[Any, uuid.UUID] | None = None
-    if cursor is not None:
-        value, raw_id = decode_cursor(settings.secret, scope, cursor, 2)
-        try:
-            parsed = value if key == "name" else datetime.fromisoformat(value)
-            after = (parsed, uuid.UUID(raw_id))
-        except (TypeError, ValueError) as exc:
-            raise _invalid("cursor", "not a cursor of this list") from exc
-    async with db.tenant(tenant) as conn:
-        region = settings.default_region
-        if q is not None and any(ch.isdigit() for ch in q):
-            region = await tenants.region(conn, tenant, settings.default_region)
-        filters = SegmentFilters(
-            language=language,
-            newsletter=newsletter,
-            first_contact_from=_utc(first_contact_from),
-            first_contact_to=_utc(first_contact_to),
-            last_contact_from=_utc(last_contact_from),
-            last_contact_to=_utc(last_contact_to),
-            tag=tag,
-            min_reservations=min_reservations,
-            min_no_shows=min_no_shows,
-            q=q,
-        )
-        rows = await customers.list_page(
-            conn,
-            tenant,
-            filters,
-            sort=key,
-            descending=descending,
-            after=after,
-            limit=limit + 1,
-            region=region,
-        )
-        total = await customers.count(conn, tenant, filters, region) if include_total else None
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]["sort_value"]
-        value = last if isinstance(last, str) or last is None else last.isoformat()
-        next_cursor = encode_cursor(settings.secret, scope, [value, str(rows[-1]["id"])])
-    extra = {"total": total} if include_total else {}
+    filters = SegmentFilters(
+        language=language,
+        newsletter=newsletter,
+        first_contact_from=_utc(first_contact_from),
+        first_contact_to=_utc(first_contact_to),
+        last_contact_from=_utc(last_contact_from),
+        last_contact_to=_utc(last_contact_to),
+        tag=tag,
+        min_reservations=min_reservations,
+        min_no_shows=min_no_shows,
+        q=q,
+    )
+    page = await customer_page(
+        db,
+        settings,
+        tenant,
+        filters,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        include_total=include_total,
+    )
+    extra = {"total": page.total} if include_total else {}
     return models.CustomerPage(
-        items=[views.summary(r) for r in rows], next_cursor=next_cursor, **extra
+        items=[views.summary(r) for r in page.rows], next_cursor=page.next_cursor, **extra
     )
 
 

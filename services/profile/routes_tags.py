@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 
 from schemas.tags import BUILTIN_TAGS
-from services.profile import models, views
-from services.profile.data import customers, tags
+from services.profile import models, staff_tags
+from services.profile.data import tags
 from services.profile.deps import CustomerId, Db, Language, Reader, TenantId, Writer
 from services.profile.problems import Problem, problem_responses
-from services.profile.tagging import TagError, label, replace_tags, vocabulary
+from services.profile.tagging import label, vocabulary
 
 router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["tags"])
 
@@ -73,29 +71,4 @@ async def put_tags(
     lang: Language,
 ) -> models.CustomerCard:
     """The body is the full desired set; auto tags left out are never re-added by ingest."""
-    async with db.tenant(tenant) as conn:
-        row = await customers.get(conn, tenant, customer_id, for_update=True)
-        if row is None or row["anonymized_at"] is not None:
-            raise Problem(404, "no such customer")
-        vocab = vocabulary(await tags.custom(conn, tenant))
-        try:
-            update = replace_tags(
-                body.tags, row["tag_meta"], list(row["removed_tags"]), set(vocab), datetime.now(UTC)
-            )
-        except TagError as exc:
-            raise Problem(
-                422,
-                str(exc),
-                errors=[{"field": "tags", "message": str(exc), "code": "value_error"}],
-            ) from exc
-        await customers.set_tags(
-            conn,
-            tenant,
-            customer_id,
-            tags=update.tags,
-            tag_meta=update.tag_meta,
-            removed_tags=update.removed_tags,
-        )
-        row = await customers.get(conn, tenant, customer_id)
-    assert row is not None
-    return views.card(row, vocab, lang)
+    return await staff_tags.set_tags(db, tenant, customer_id, body.tags, lang)

@@ -1,0 +1,33 @@
+"""Mount the console on the profile app: routes, static files, headers and its two exceptions."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from services.common.settings import Settings
+from services.profile.console import pages_auth, pages_customers
+from services.profile.console.i18n import HERE
+from services.profile.console.security import ConsoleHeaders
+from services.profile.console.session import Signer
+from services.profile.console.web import Refused, SignInFirst
+
+
+async def _sign_in_first(_: Request, __: Exception) -> Response:
+    return RedirectResponse("/console/", status_code=303)
+
+
+async def _refused(_: Request, __: Exception) -> Response:
+    return PlainTextResponse("403: this form has expired; reload the page", status_code=403)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Serve the console at /console/ with the app's database and authenticator."""
+    app.state.console_signer = Signer(settings.secret)
+    for module in (pages_auth, pages_customers):
+        app.include_router(module.router)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.add_exception_handler(SignInFirst, _sign_in_first)
+    app.add_exception_handler(Refused, _refused)
+    app.add_middleware(ConsoleHeaders)

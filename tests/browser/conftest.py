@@ -1,0 +1,5 @@
+"""The browser fixtures (tests/support/browser.py)."""
+
+from tests.support.browser import browser, context, page, served
+
+__all__ = ["browser", "context", "page", "served"]

@@ -4,18 +4,15 @@ and the venue's settings (region, regular threshold, blocked identifiers)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Query, Request
 
 from schemas.normalize import normalize_email, normalize_phone
 from services.common import tenants
-from services.common.kafka import Topics
 from services.domain.fold import DEFAULT_REGULAR_THRESHOLD
-from services.profile import models
-from services.profile.commands import Publisher
+from services.profile import merging, models
 from services.profile.cursor import decode_cursor, encode_cursor
 from services.profile.data import identity
 from services.profile.deps import (
@@ -26,12 +23,9 @@ from services.profile.deps import (
     Reader,
     TenantId,
     Writer,
-    card_or_404,
 )
-from services.profile.identity import IdentityError, Queued, queue_alert, staff_merge, undo
 from services.profile.problems import Problem, problem_responses
 
-log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["identity"])
 _READ = problem_responses(401, 403, 422, 429, 503)
 _WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
@@ -92,19 +86,7 @@ async def dismiss_duplicate(
 ) -> None:
     """The pair is never suggested again, and an event that links them never merges them."""
     a, b = body.customers
-    if a == b:
-        raise Problem(422, "two different cards are needed")
-    async with db.tenant(tenant) as conn:
-        for card in (a, b):
-            await card_or_404(conn, tenant, card, "en")
-        await identity.dismiss(
-            conn,
-            tenant,
-            (a, b),
-            reason="shared_phone",
-            at=datetime.now(UTC),
-            by=principal.token_id,
-        )
+    await merging.dismiss(db, tenant, a, b, token_id=principal.token_id)
 
 
 @router.post(
@@ -125,25 +107,16 @@ async def merge_customers(
 ) -> models.CustomerCard:
     """The other card's history, consent, identifiers and tags join this card (3a); its id
     answers 308 to this card from now on; ``customer.merged`` goes to the alerts topic."""
-    async with db.tenant(tenant) as conn:
-        config = await tenants.settings(conn, tenant)
-        try:
-            record = await staff_merge(
-                conn,
-                tenant,
-                customer_id,
-                body.customer_id,
-                token_id=principal.token_id,
-                regular_threshold=config["regular_threshold"] if config else 3,
-            )
-        except IdentityError as exc:
-            raise Problem(exc.status, exc.detail) from exc
-        topic = Topics(settings.topic_prefix).alerts
-        queued = await queue_alert(conn, topic, record, "merged")
-        card = (await card_or_404(conn, tenant, customer_id, lang))[1]
-    await _publish(request, topic, queued, db)
-    log.info("identity.merged", tenant=tenant, merge_id=str(record.id), reason="staff")
-    return card
+    return await merging.merge(
+        db,
+        request.app.state.publisher,
+        settings,
+        tenant,
+        customer_id,
+        body.customer_id,
+        token_id=principal.token_id,
+        language=lang,
+    )
 
 
 @router.get(
@@ -207,25 +180,14 @@ async def undo_merge(
     settings: AppSettings,
 ) -> models.Unmerged:
     """Both cards folded again from their own events (3a); 409 if already undone."""
-    async with db.tenant(tenant) as conn:
-        config = await tenants.settings(conn, tenant)
-        try:
-            done = await undo(
-                conn,
-                tenant,
-                merge_id,
-                token_id=principal.token_id,
-                at=datetime.now(UTC),
-                region=config["region"] if config else settings.default_region,
-                blocked=frozenset(config["blocked_identifiers"]) if config else frozenset(),
-                regular_threshold=config["regular_threshold"] if config else 3,
-            )
-        except IdentityError as exc:
-            raise Problem(exc.status, exc.detail) from exc
-        topic = Topics(settings.topic_prefix).alerts
-        queued = await queue_alert(conn, topic, done.merge, "unmerged")
-    await _publish(request, topic, queued, db)
-    log.info("identity.unmerged", tenant=tenant, merge_id=str(merge_id))
+    done = await merging.undo_merge(
+        db,
+        request.app.state.publisher,
+        settings,
+        tenant,
+        merge_id,
+        token_id=principal.token_id,
+    )
     return models.Unmerged(customers=[done.survivor.id, done.restored.id])
 
 
@@ -290,16 +252,3 @@ async def put_settings(
     return models.VenueSettings(
         region=body.region, regular_threshold=body.regular_threshold, blocked_identifiers=blocked
     )
-
-
-async def _publish(request: Request, topic: str, queued: Queued, db: Db) -> None:
-    """Produce the queued alerts now, then forget them; if the broker is away they stay in the
-    outbox and ingest's relay sends them on its next sweep."""
-    publisher: Publisher = request.app.state.publisher
-    try:
-        await publisher.publish(topic, queued.messages)
-    except Exception as exc:  # noqa: BLE001 - the outbox keeps them
-        log.warning("identity.alert_deferred", error=type(exc).__name__)
-        return
-    async with db.connection() as conn:
-        await identity.forget(conn, queued.ids)

@@ -85,7 +85,7 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     """A fresh browser profile (no cookies) at desktop size."""
-    ctx = await browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    ctx = await browser.new_context(viewport=DESKTOP, accept_downloads=True, locale="nl-BE")
     yield ctx
     await ctx.close()
 

@@ -618,13 +618,22 @@ def parse(
                 yield from item
 
 
-def import_event_id(tenant_id: str, file_sha256: str, row: int) -> uuid.UUID:
-    """The deterministic event id of a row: publishing the same file again changes nothing."""
-    return uuid.uuid5(EVENT_NAMESPACE, f"{tenant_id}|{file_sha256}|{row}")
+def import_event_id(tenant_id: str, file_sha256: str, row: int, generation: int = 0) -> uuid.UUID:
+    """The deterministic event id of a row: publishing the same file again changes nothing.
+    ``generation`` counts the venue's undone imports of the same file: after an undo the file
+    imports as new, while a replay of the undone events stays a duplicate."""
+    suffix = f"|{generation}" if generation else ""
+    return uuid.uuid5(EVENT_NAMESPACE, f"{tenant_id}|{file_sha256}|{row}{suffix}")
 
 
 def import_event(
-    row: ImportRow, *, tenant_id: str, import_id: str, file_sha256: str, occurred_at: datetime
+    row: ImportRow,
+    *,
+    tenant_id: str,
+    import_id: str,
+    file_sha256: str,
+    occurred_at: datetime,
+    generation: int = 0,
 ) -> ImportEvent:
     """The ``contact.imported`` event of a valid row (contract section 2), built and checked by
     the contract's own model."""
@@ -639,7 +648,7 @@ def import_event(
         newsletter_opt_in=row.newsletter_opt_in,
     )
     return ImportEvent(
-        event_id=import_event_id(tenant_id, file_sha256, row.row),
+        event_id=import_event_id(tenant_id, file_sha256, row.row, generation),
         type="contact.imported",
         tenant_id=tenant_id,
         occurred_at=occurred_at,

@@ -93,8 +93,11 @@ async def undo(
     region: str,
     blocked: Collection[str],
     regular_threshold: int,
+    keep_apart: bool = True,
 ) -> Undone:
-    """Take a merge back: both cards folded again from their own events."""
+    """Take a merge back: both cards folded again from their own events. ``keep_apart``: staff
+    said they are two people, so an event that links them again does not merge them again (an
+    import's undo takes back its merges without saying so)."""
     await cards.lock_venues(conn, [tenant_id])
     row = await identity.merge_record(conn, tenant_id, merge_id, for_update=True)
     if row is None:
@@ -153,19 +156,18 @@ async def undo(
     )
     await cards.save_cards(conn, [survivor, restored])
     await identity.rehome(conn, tenant_id, sorted(back), absorbed_id)
-    await identity.drop_identifiers(conn, tenant_id, [survivor_id, absorbed_id])
-    await cards.tie(
+    await retie(
         conn,
-        [
-            *_ties(tenant_id, survivor_id, stay_events, region, blocked),
-            *_ties(tenant_id, absorbed_id, back_events, region, blocked),
-        ],
+        tenant_id,
+        [(survivor_id, stay_events), (absorbed_id, back_events)],
+        region=region,
+        blocked=blocked,
     )
     await identity.mark_undone(conn, tenant_id, merge_id, at, token_id)
-    # "Not the same person": an event that links them again does not merge them again.
-    await identity.dismiss(
-        conn, tenant_id, (survivor_id, absorbed_id), reason="undone_merge", at=at, by=token_id
-    )
+    if keep_apart:  # "not the same person": an event that links them does not merge them
+        await identity.dismiss(
+            conn, tenant_id, (survivor_id, absorbed_id), reason="undone_merge", at=at, by=token_id
+        )
     record = Merged(
         id=merge_id,
         tenant_id=tenant_id,
@@ -206,6 +208,23 @@ async def _live(conn: asyncpg.Connection, tenant_id: str, card: uuid.UUID) -> Cu
     if row["anonymized_at"] is not None:
         raise IdentityError(409, f"card {card} is anonymised")
     return from_row(row)
+
+
+async def retie(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    folded: Iterable[tuple[uuid.UUID, Iterable[SiteEvent]]],
+    *,
+    region: str,
+    blocked: Collection[str],
+) -> None:
+    """Tie each card's identifiers again from its own events (after a refold)."""
+    folded = [(card, list(events)) for card, events in folded]
+    await identity.drop_identifiers(conn, tenant_id, [card for card, _ in folded])
+    await cards.tie(
+        conn,
+        [t for card, events in folded for t in _ties(tenant_id, card, events, region, blocked)],
+    )
 
 
 def _ties(

@@ -115,9 +115,11 @@ async def import_pass(
     region: str,
     known_tags: set[str],
     publish: tuple[Publisher, str] | None,
+    generation: int = 0,
 ) -> Report:
     """One pass over a spooled upload: a fresh parse, every row classified (and published when
-    ``publish`` is given). Raises ImportFileError when the file as a whole cannot be read."""
+    ``publish`` is given, with the event ids of ``generation``: ``imports.generation``). Raises
+    ImportFileError when the file as a whole cannot be read."""
     opened = CsvImport.open(
         file,  # type: ignore[arg-type]
         region=region,
@@ -126,7 +128,13 @@ async def import_pass(
     )
     with opened:
         return await run_import(
-            conn, opened, tenant_id=tenant_id, import_id=import_id, sha256=sha256, publish=publish
+            conn,
+            opened,
+            tenant_id=tenant_id,
+            import_id=import_id,
+            sha256=sha256,
+            publish=publish,
+            generation=generation,
         )
 
 
@@ -148,6 +156,7 @@ async def run_import(
     import_id: uuid.UUID,
     sha256: str,
     publish: tuple[Publisher, str] | None,
+    generation: int = 0,
 ) -> Report:
     """Validate and classify every row; publish changing rows when ``publish`` is given."""
     report = Report(
@@ -175,6 +184,7 @@ async def run_import(
                 now=now,
                 region=opened.region,
                 blocked=blocked,
+                generation=generation,
             )
     finally:
         # Never return while a thread still reads the file: the caller closes it next.
@@ -197,6 +207,7 @@ async def _classify(
     now: datetime,
     region: str,
     blocked: frozenset[str],
+    generation: int,
 ) -> None:
     """Count a chunk's errors, route its valid rows to their cards as ingest will (3a),
     compare each with its card, publish changes."""
@@ -253,6 +264,7 @@ async def _classify(
                 import_id=str(import_id),
                 file_sha256=sha256,
                 occurred_at=now,
+                generation=generation,
             )
         v = verdict(event, None if current is None else from_row(current), region)
         if found.absorb:  # the row links a phone-only card to an email card: a merge

@@ -32,6 +32,7 @@ UPDATE customers SET identity_key = NULL, email = NULL, phone = NULL, first_name
        last_name = NULL, language = NULL, stamps = '{}', anonymized_at = $3, updated_at = $3
 WHERE tenant_id = $1 AND id = $2
 """
+_DELETE = "DELETE FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[])"
 _BY_IDS = """
 SELECT * FROM customers WHERE tenant_id = $1 AND anonymized_at IS NULL AND id = ANY($2::uuid[])
 """
@@ -147,3 +148,8 @@ async def anonymize(
 ) -> None:
     """Erase identity, names, language and stamps as of ``at``; counters, dates, tags stay."""
     await conn.execute(_ANONYMIZE, tenant_id, customer_id, at)
+
+
+async def delete(conn: asyncpg.Connection, tenant_id: str, ids: list[uuid.UUID]) -> None:
+    """Delete cards that no event feeds any more (their identifiers go with them)."""
+    await conn.execute(_DELETE, tenant_id, ids)

@@ -38,6 +38,11 @@ WHERE tenant_id = $1
   AND ($3::timestamptz IS NULL OR (merged_at, id) < ($3, $4::uuid))
 ORDER BY merged_at DESC, id DESC LIMIT $5
 """
+_BY_EVENTS = """
+SELECT id FROM merges
+WHERE tenant_id = $1 AND event_id = ANY($2::uuid[]) AND undone_at IS NULL
+ORDER BY merged_at DESC, id DESC
+"""
 _MOVED = "SELECT event_id FROM merge_moves WHERE tenant_id = $1 AND merge_id = $2"
 _EVENTS = """
 SELECT event_id, type, occurred_at, source, data, contact, recorded_at FROM history
@@ -126,6 +131,13 @@ async def merges_page(
     """Merge records, newest first, of one card (as survivor or absorbed) or of the venue."""
     at, last = after if after is not None else (None, None)
     return list(await conn.fetch(_MERGES_PAGE, tenant_id, customer_id, at, last, limit))
+
+
+async def caused_by(
+    conn: asyncpg.Connection, tenant_id: str, event_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The merges these events made and that stand, newest first."""
+    return [r["id"] for r in await conn.fetch(_BY_EVENTS, tenant_id, list(event_ids))]
 
 
 async def moved(conn: asyncpg.Connection, tenant_id: str, merge_id: uuid.UUID) -> set[uuid.UUID]:

@@ -12,12 +12,13 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import TENANT_PATTERN
-from services.common import exportjobs, tenants
+from services.common import tenants
 from services.common.segments import SegmentFilters
+from services.profile import exporting
 from services.profile.auth import Principal, require
 from services.profile.commands import ExportRequests
 from services.profile.deps import AppSettings, Db, TenantId
-from services.profile.problems import Problem, found, problem_responses
+from services.profile.problems import Problem, problem_responses
 
 router = APIRouter(tags=["exports"])
 Exporter = Annotated[Principal, Depends(require("export"))]
@@ -65,19 +66,10 @@ class ExportStatus(BaseModel):
 
 
 async def _queue(db: Db, request: Request, tenant: str, body: ExportRequest) -> uuid.UUID:
-    async with db.tenant(tenant) as conn:
-        if not await tenants.exists(conn, tenant):
-            raise Problem(404, "no such tenant")
-        export_id = await exportjobs.create(
-            conn,
-            tenant,
-            body.filters.model_dump(mode="json", exclude_defaults=True),
-            delimiter=body.delimiter,
-            bom=body.bom,
-        )
-    commands: ExportRequests = request.app.state.export_requests
-    await commands.send(tenant, export_id)  # if it fails, the worker's sweep runs the job
-    return export_id
+    requests: ExportRequests = request.app.state.export_requests
+    return await exporting.queue(
+        db, requests, tenant, body.filters, delimiter=body.delimiter, bom=body.bom
+    )
 
 
 @router.post(
@@ -104,8 +96,7 @@ async def export_status(
     tenant: TenantId, export_id: uuid.UUID, _: Exporter, db: Db
 ) -> ExportStatus:
     """State, rows, bytes and sha256 of an export."""
-    async with db.tenant(tenant) as conn:
-        row = found(await exportjobs.status(conn, tenant, export_id), "export")
+    row = await exporting.state(db, tenant, export_id)
     return ExportStatus(
         export_id=row["id"], **{k: row[k] for k in ExportStatus.model_fields if k != "export_id"}
     )
@@ -124,19 +115,10 @@ async def download_export(
     tenant: TenantId, export_id: uuid.UUID, _: Exporter, db: Db, settings: AppSettings
 ) -> FileResponse:
     """The CSV of a finished export."""
-    async with db.tenant(tenant) as conn:
-        row = found(await exportjobs.status(conn, tenant, export_id), "export")
-    if row["state"] != "done":
-        raise Problem(409, f"the export is {row['state']}")
-    # Both parts are validated (tenant pattern, UUID): the path cannot leave the export folder.
-    path = Path(settings.exports_path) / tenant / f"{export_id}.csv"
-    if not path.is_file():
-        raise Problem(404, "the export file is gone (retention)")
-    return FileResponse(
-        path,
-        media_type="text/csv; charset=utf-8",
-        filename=f"{tenant}-{row['created_at']:%Y%m%d-%H%M%S}.csv",
+    path, filename = await exporting.finished_file(
+        db, Path(settings.exports_path), tenant, export_id
     )
+    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=filename)
 
 
 @router.post(

@@ -7,22 +7,21 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import IO, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from schemas.customer_csv import template_csv
-from services.common import tenants
-from services.common.kafka import Topics
 from services.profile.auth import Principal, require
 from services.profile.commands import Publisher
-from services.profile.csvimport import ImportFileError
-from services.profile.data import imports, tags
+from services.profile.csvimport import ColumnMapping, ImportFileError
 from services.profile.deps import AppSettings, Db, TenantId
-from services.profile.importing import MAX_IMPORT_BYTES, Report, TooLarge, import_pass, spool
-from services.profile.problems import Problem, found, problem_responses
-from services.profile.tagging import vocabulary
+from services.profile.import_runs import import_file
+from services.profile.import_runs import import_state as import_state_of
+from services.profile.importing import MAX_IMPORT_BYTES, TooLarge, spool
+from services.profile.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/imports", tags=["imports"])
 Importer = Annotated[Principal, Depends(require("import"))]
@@ -44,6 +43,12 @@ class ImportReport(BaseModel):
     encoding: str
     delimiter: str
     ignored_columns: list[str]
+    columns: list[dict[str, str | None]] = Field(
+        default=[], description="each column of the header and the field it was read as"
+    )
+    mapping: Literal["request", "remembered"] | None = Field(
+        default=None, description="where the column mapping came from (None: by column names)"
+    )
     errors: list[dict[str, Any]]
     errors_truncated: bool
 
@@ -52,7 +57,7 @@ class ImportState(BaseModel):
     """How far ingest got with an import."""
 
     import_id: uuid.UUID
-    state: Literal["applying", "done"]
+    state: Literal["applying", "done", "undone"]
     rows: int
     valid: int
     invalid: int
@@ -77,8 +82,25 @@ async def template(tenant: TenantId, _: Importer) -> PlainTextResponse:
     )
 
 
-async def _upload(request: Request) -> tuple[IO[bytes], str]:
-    """The uploaded bytes, from a text/csv body or a multipart ``file`` field, spooled."""
+def _mapping(text: str | None) -> ColumnMapping | None:
+    """The request's column mapping; a 422 problem when it is not one."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return ColumnMapping.parse(orjson.loads(text))
+    except orjson.JSONDecodeError as exc:
+        raise Problem(422, "the mapping is not JSON", errors=[_mapping_error(str(exc))]) from exc
+    except ImportFileError as exc:
+        raise Problem(422, exc.message, errors=[_mapping_error(exc.message)]) from exc
+
+
+def _mapping_error(message: str) -> dict[str, str]:
+    return {"field": "mapping", "code": "mapping.invalid", "message": message}
+
+
+async def _upload(request: Request) -> tuple[IO[bytes], str, str | None]:
+    """The uploaded bytes, from a text/csv body or a multipart ``file`` field, spooled; and a
+    multipart ``mapping`` field's text, if any."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_IMPORT_BYTES:
         raise Problem(413, f"the file is over {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
@@ -98,14 +120,15 @@ async def _upload(request: Request) -> tuple[IO[bytes], str]:
                 while chunk := await upload.read(1024 * 1024):
                     yield chunk
 
-            return await spool(parts())
+            mapping = form.get("mapping")
+            return (*await spool(parts()), mapping if isinstance(mapping, str) else None)
         if content_type.split(";")[0].strip() not in (
             "text/csv",
             "application/octet-stream",
             "text/plain",
         ):
             raise Problem(415, "send text/csv or multipart/form-data with a `file` field")
-        return await spool(request.stream())
+        return (*await spool(request.stream()), None)
     except TooLarge as exc:
         raise Problem(413, f"the file is over {MAX_IMPORT_BYTES // (1024 * 1024)} MiB") from exc
 
@@ -140,64 +163,32 @@ async def create_import(
     db: Db,
     settings: AppSettings,
     dry_run: bool = False,
+    mapping: Annotated[
+        str | None,
+        Query(
+            max_length=20_000,
+            description='what the file\'s columns are, as JSON: {"GSM": "phone", "Naam klant":'
+            ' "name", "date_format": "DD-MM-YYYY", "tag_values": {"Vaste klant": "regular"}}'
+            " (or a multipart `mapping` part); remembered for the venue and used again for the"
+            " same header",
+        ),
+    ] = None,
 ) -> Any:
     """Validate every row; with ``dry_run`` only report, else publish the rows that change a
     customer as ``contact.imported`` events and answer 202 with the import id."""
-    file, sha256 = await _upload(request)
-    import_id = uuid.uuid4()
+    file, sha256, part = await _upload(request)
     publisher: Publisher = request.app.state.publisher
-    topic = Topics(settings.topic_prefix).site_events
     try:
-        async with db.tenant(tenant) as conn:
-            region = await tenants.region(conn, tenant, settings.default_region)
-            known = set(vocabulary(await tags.custom(conn, tenant)))
-            report = await _pass(conn, file, tenant, import_id, sha256, region, known, None)
-            if not dry_run:
-                # A venue's old customer file may come before its first booking: the import
-                # (a foreign key) and ingest both need the venue's row, so record it first.
-                await tenants.ensure(conn, tenant)
-                # A second pass publishes: a file broken half-way publishes nothing.
-                report = await _pass(
-                    conn, file, tenant, import_id, sha256, region, known, (publisher, topic)
-                )
-                await imports.record(conn, import_id, tenant, sha256, report)
+        columns = _mapping(mapping if mapping is not None else part)
+        report, import_id = await import_file(
+            db, publisher, settings, tenant, file, sha256, dry_run=dry_run, mapping=columns
+        )
     finally:
         file.close()
-    body = ImportReport(
-        import_id=None if dry_run else import_id, dry_run=dry_run, **report.__dict__
-    )
+    body = ImportReport(import_id=import_id, dry_run=dry_run, **report.__dict__)
     if dry_run:
         return JSONResponse(body.model_dump(mode="json"), status_code=200)
     return body
-
-
-async def _pass(
-    conn: Any,
-    file: IO[bytes],
-    tenant: str,
-    import_id: uuid.UUID,
-    sha256: str,
-    region: str,
-    known: set[str],
-    publish: tuple[Publisher, str] | None,
-) -> Report:
-    try:
-        return await import_pass(
-            conn,
-            file,
-            tenant_id=tenant,
-            import_id=import_id,
-            sha256=sha256,
-            region=region,
-            known_tags=known,
-            publish=publish,
-        )
-    except ImportFileError as exc:
-        raise Problem(
-            422,
-            exc.message,
-            errors=[{"row": None, "column": "", "code": exc.code, "message": exc.message}],
-        ) from exc
 
 
 @router.get(
@@ -208,11 +199,16 @@ async def _pass(
 )
 async def import_state(tenant: TenantId, import_id: uuid.UUID, _: Importer, db: Db) -> ImportState:
     """Counts, errors, and how many published rows ingest has applied."""
-    async with db.tenant(tenant) as conn:
-        row = found(await imports.state(conn, tenant, import_id), "import")
+    row = await import_state_of(db, tenant, import_id)
     return ImportState(
         import_id=row["id"],
-        state="done" if row["applied"] >= row["published"] else "applying",
+        state=(
+            "undone"
+            if row["undone_at"] is not None
+            else "done"
+            if row["applied"] >= row["published"]
+            else "applying"
+        ),
         rows=row["rows"],
         valid=row["valid"],
         invalid=row["invalid"],

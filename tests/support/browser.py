@@ -1,9 +1,11 @@
 """Browser fixtures: the profile app served by uvicorn in a thread on a free port (its own
-event loop, on the test's fresh database), and Debian's Chromium driven by Playwright."""
+event loop, on the test's fresh database), Debian's Chromium driven by Playwright, and the
+real ingest and export workers for the import and export pages."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -16,8 +18,11 @@ import pytest
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from services.common.infra import terminate
 from services.common.settings import Settings
 from tests.support.api import build_app
+from tests.support.processes import IngestProcess, create_topics, spawn
+from tests.support.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -114,3 +119,39 @@ async def shoot(page: Page, name: str) -> None:
         await page.set_viewport_size(size)
         await page.screenshot(path=str(SCREENSHOTS / f"{name}-{suffix}.png"), full_page=True)
     await page.set_viewport_size(DESKTOP)
+
+
+@dataclass
+class Workers:
+    """The real ingest and export workers on the test's database and topics."""
+
+    ingest: IngestProcess
+    export: subprocess.Popen[bytes]
+    logs: Path
+
+    def tail(self) -> str:
+        """The end of both logs (for a failing assertion)."""
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
+
+
+@pytest.fixture
+async def workers(
+    stack: Stack, settings: Settings, db_url: str, tmp_path: Path
+) -> AsyncIterator[Workers]:
+    """`contacts ingest` and `contacts export-worker` as subprocesses, as production runs them."""
+    await create_topics(stack.bootstrap, settings.topic_prefix)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    ingest = IngestProcess(db_url, stack.bootstrap, settings.topic_prefix, logs / "ingest.log")
+    ingest.start()
+    env = {
+        **ingest.env,
+        "CONTACTS_EXPORT_DIR": str(settings.export_dir),
+        "CONTACTS_EXPORT_STALE_SECONDS": "5",
+    }
+    export = spawn("export-worker", env, logs / "export.log")
+    try:
+        yield Workers(ingest, export, logs)
+    finally:
+        ingest.stop()
+        terminate(export, timeout=60)

@@ -1,0 +1,124 @@
+"""Import a customer file: the template, drag-and-drop or picker, the dry-run report, confirm,
+and the import's progress while ingest applies it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
+from starlette.datastructures import UploadFile
+
+from schemas.customer_csv import template_csv
+from services.profile.console import uploads
+from services.profile.console.i18n import N_
+from services.profile.console.pages_customers import Venue
+from services.profile.console.web import Ctx
+from services.profile.import_runs import import_file, import_state
+from services.profile.importing import TooLarge, spool
+from services.profile.problems import Problem
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+def _refused(ctx: Ctx) -> Response | None:
+    if ctx.may("import"):
+        return None
+    return ctx.render("error.html", status=403, message=N_("This token may not import."))
+
+
+@router.get("/import")
+async def import_page(ctx: Venue) -> Response:
+    """The template and the upload form."""
+    return _refused(ctx) or ctx.render("import.html")
+
+
+@router.get("/import/template.csv")
+async def template(ctx: Venue) -> Response:
+    """The CSV template (the export's columns)."""
+    return _refused(ctx) or PlainTextResponse(
+        template_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="contacts-template.csv"'},
+    )
+
+
+@router.post("/import")
+async def dry_run(ctx: Venue) -> Response:
+    """Read the file, report every row's verdict and error; nothing is written."""
+    form = await ctx.form()
+    if refused := _refused(ctx):
+        return refused
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return ctx.render("import.html", status=422, error=N_("Choose a CSV file first."))
+
+    async def parts() -> AsyncIterator[bytes]:
+        while chunk := await upload.read(1024 * 1024):
+            yield chunk
+
+    try:
+        file, sha256 = await spool(parts())
+    except TooLarge:
+        return ctx.render("import.html", status=413, error=N_("The file is too large."))
+    try:
+        report, _ = await import_file(
+            ctx.db,
+            ctx.request.app.state.publisher,
+            ctx.settings,
+            ctx.venue(),
+            file,
+            sha256,
+            dry_run=True,
+        )
+        name = uploads.keep(ctx.venue(), file) if report.valid else None
+    except Problem:
+        return ctx.render("import.html", status=422, error=N_("This file cannot be read as CSV."))
+    finally:
+        file.close()
+    ctx.session.set("upload", {"name": name, "sha256": sha256} if name else None)
+    return ctx.render("import_report.html", report=report, filename=upload.filename)
+
+
+@router.post("/import/confirm")
+async def confirm(ctx: Venue) -> Response:
+    """Import the file of the dry run just shown."""
+    await ctx.form()
+    if refused := _refused(ctx):
+        return refused
+    pending = ctx.session.get("upload")
+    path = None
+    if isinstance(pending, dict) and isinstance(pending.get("name"), str):
+        path = uploads.path_of(ctx.venue(), pending["name"])
+    if path is None:
+        return ctx.redirect("/console/import", flash=N_("Upload the file again, please."))
+    ctx.session.drop("upload")
+    try:
+        with path.open("rb") as file:
+            _, import_id = await import_file(
+                ctx.db,
+                ctx.request.app.state.publisher,
+                ctx.settings,
+                ctx.venue(),
+                file,
+                str(pending["sha256"]),
+                dry_run=False,
+            )
+    except Problem:
+        return ctx.redirect("/console/import", flash=N_("This file cannot be read as CSV."))
+    finally:
+        path.unlink(missing_ok=True)
+    return ctx.redirect(f"/console/imports/{import_id}")
+
+
+@router.get("/imports/{import_id}")
+async def progress(ctx: Venue, import_id: uuid.UUID) -> Response:
+    """How many of the import's rows ingest has applied; reloads itself until done."""
+    if refused := _refused(ctx):
+        return refused
+    try:
+        row = await import_state(ctx.db, ctx.venue(), import_id)
+    except Problem:
+        return ctx.render("error.html", status=404, message=N_("This import does not exist."))
+    return ctx.render("import_progress.html", job=row, done=row["applied"] >= row["published"])

@@ -14,7 +14,7 @@ from services.profile.tokens import create_token, revoke_token
 from tests.support.api import MakeToken, Seed
 from tests.support.browser import Served, shoot, sign_in
 from tests.support.builders import event
-from tests.support.venues import T, venue_events
+from tests.support.venues import OTHER, T, venue_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 XSS = "<img src=x onerror=alert(1)>"
@@ -72,7 +72,7 @@ async def test_filters_and_the_card(page: Page, served: Served, staff: str) -> N
     await page.click("#filters button[type=submit]")
     await expect(page.locator("#customers tbody tr")).to_have_count(1)
     # a click on the row (not the link) opens the card
-    await page.locator("#customers tbody tr td.num").first.click()
+    await page.locator("#customers tbody tr td:last-child").first.click()
     await expect(page.locator("#name")).to_have_text("Ann Zeeman")
     await expect(page.locator("#consent")).to_contain_text("Ja")
     await expect(page.locator("body")).to_contain_text("ann.zeeman@example.be")
@@ -176,3 +176,31 @@ async def test_sign_out(page: Page, served: Served, staff: str) -> None:
     await expect(page.locator(".flash")).to_have_text("U bent afgemeld.")
     await page.goto(served.url("/console/customers"))
     assert page.url.endswith("/console/sign-in")
+
+
+async def test_an_ops_token_picks_a_venue(
+    page: Page, served: Served, seed: Seed, make_token: MakeToken
+) -> None:
+    await seed(*venue_events())
+    await sign_in(page, served, await make_token("*", "read"))
+    assert page.url.endswith("/console/venues")
+    await page.select_option("#tenant", OTHER)
+    await page.click("form[action='/console/venues'] button[type=submit]")
+    await expect(page.locator(".venue")).to_have_text(OTHER)
+    await expect(page.locator("#customers tbody tr")).to_have_count(1)
+    await expect(page.locator("#customers")).to_contain_text("eva.other@example.be")
+
+
+async def test_a_venue_token_cannot_pick_another_venue(
+    page: Page, served: Served, staff: str
+) -> None:
+    await sign_in(page, served, staff)
+    await page.goto(served.url("/console/venues"))
+    assert page.url.endswith("/console/customers")
+    csrf = await page.locator("input[name=csrf]").first.get_attribute("value")
+    cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+    async with httpx.AsyncClient(base_url=served.base, cookies=cookies) as client:
+        r = await client.post("/console/venues", data={"csrf": csrf, "tenant": OTHER})
+        assert r.status_code == 303
+    await page.goto(served.url("/console/customers"))
+    await expect(page.locator(".venue")).to_have_text(T)

@@ -82,7 +82,9 @@ def served(settings: Settings, db_url: str, owner: asyncpg.Connection) -> Iterat
 async def browser() -> AsyncIterator[Browser]:
     """Debian's Chromium (Playwright's own download cannot reach its host here)."""
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        chromium = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--lang=nl-BE"]
+        )
         yield chromium
         await chromium.close()
 

@@ -44,6 +44,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-seconds", type=float, default=20.0, help="ingest: latency phase")
     p.add_argument("--profile", action="store_true", help="ingest: py-spy a further pass")
     p.add_argument(
+        "--phone-first",
+        type=float,
+        default=0.25,
+        help="ingest: share of the guests with email and phone seen by phone first (0.25)",
+    )
+    p.add_argument(
         "--api-customers",
         type=int,
         default=1_000_000,
@@ -76,9 +82,16 @@ async def sections(
                 latency_seconds=3.0,
                 naive_events=1_000,
                 profile=args.profile,
+                phone_first=args.phone_first,
             )
         else:
-            opts = Options(args.events, args.tenants, args.latency_seconds, profile=args.profile)
+            opts = Options(
+                args.events,
+                args.tenants,
+                args.latency_seconds,
+                profile=args.profile,
+                phone_first=args.phone_first,
+            )
         numbers = await run(stack, opts)
         extra = ""
         if numbers.profile_md:

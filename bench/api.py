@@ -39,7 +39,7 @@ from services.common.segments import SegmentFilters
 from services.common.settings import DEFAULT_REGION
 from services.profile.cursor import decode_cursor
 from services.profile.data import customers as customer_rows
-from services.profile.data import tags
+from services.profile.data import identity, tags
 from services.profile.db import Database
 
 SECRET = "bench-secret"
@@ -289,7 +289,7 @@ def _card(tenant: str, customer_id: uuid.UUID) -> Request:
 
 def _lookup(tenant: str, email: str) -> Request:
     async def call(conn: asyncpg.Connection) -> object:
-        return await customer_rows.by_email(conn, tenant, email)
+        return await identity.holder(conn, tenant, email)
 
     return Request(f"/v1/tenants/{tenant}/customer-lookup?{urlencode({'email': email})}", call)
 
@@ -626,7 +626,7 @@ def notes(
         "more than 1,600 requests/s.",
         "Reference (SQL): the same statements through the functions of "
         "services/profile/data/ (`customers.list_page`, `customers.get` + `tags.custom`, "
-        "`customers.by_email`) inside `Database.tenant()` of services/profile/db.py (BEGIN, "
+        "`identity.holder`) inside `Database.tenant()` of services/profile/db.py (BEGIN, "
         "set_config of the tenant, the queries, COMMIT; row level security as `contacts_api`), "
         "a pool of N connections, same clients, duration and warm-up; no HTTP, no token lookup, "
         "no JSON.",

@@ -23,9 +23,15 @@ class Dataset:
 
 
 def make_dataset(
-    events: int, tenants: int, *, seed: int = 5, invalid_ratio: float = 0.02
+    events: int,
+    tenants: int,
+    *,
+    seed: int = 5,
+    invalid_ratio: float = 0.02,
+    phone_first: float = 0.25,
 ) -> Dataset:
-    """N demo records over T venues, with guests_per_venue = N // T // 4 so most hit a customer."""
+    """N demo records over T venues, with guests_per_venue = N // T // 4 so most hit a customer;
+    ``phone_first`` of the guests with an email and a phone are seen by phone first (issue 14)."""
     guests = max(events // max(tenants, 1) // 4, 4)
     records = generate(
         seed=seed,
@@ -33,6 +39,7 @@ def make_dataset(
         guests_per_venue=guests,
         events=events,
         invalid_ratio=invalid_ratio,
+        phone_first=phone_first,
     )
     started = time.perf_counter()
     decoded = [decode(r.value) for r in records]

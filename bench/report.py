@@ -19,6 +19,9 @@ INGEST_FIGURES = (
     "replay (all duplicates), steady",
     "latency p50 at half load",
     "latency p99 at half load",
+    "cards after the first pass",
+    "automatic merges (linked_by_event)",
+    "duplicate suggestions",
 )
 
 

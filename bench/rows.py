@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.ingest import Latency
 from bench.report import Row
-from bench.run import Numbers, Options
+from bench.run import Cards, Numbers, Options
 
 TARGET_RATE = 10_000
 
@@ -13,10 +13,38 @@ def _ev(value: float) -> str:
     return f"{value:,.0f} ev/s"
 
 
+def _identity_rows(e2e: Cards, alone: Cards) -> list[Row]:
+    """Cards, merges and suggestions of the end-to-end database; the write path's for reference
+    (the same per-venue order of events, other batches)."""
+
+    def count(value: int | None) -> float:
+        return float(value or 0)
+
+    def ref(value: int | None, unit: str) -> str:
+        return "no merges table" if value is None else f"write path alone {value:,} {unit}"
+
+    return [
+        Row("cards after the first pass", e2e.cards, "cards", ref(alone.cards, "cards")),
+        Row(
+            "automatic merges (linked_by_event)",
+            count(e2e.merges),
+            "merges",
+            ref(alone.merges, "merges"),
+        ),
+        Row(
+            "duplicate suggestions",
+            count(e2e.suggestions),
+            "pairs",
+            ref(alone.suggestions, "pairs"),
+        ),
+    ]
+
+
 def rows(n: Numbers) -> list[Row]:
     """The table, in the order of report.INGEST_FIGURES."""
     assert n.first is not None and n.replay is not None and n.latency is not None
     assert n.two_workers is not None
+    assert n.cards is not None and n.unnest_cards is not None
     e2e = n.first.rate
     p50 = 1000 * Latency.quantile(n.latency.visible, 0.5)
     p99 = 1000 * Latency.quantile(n.latency.visible, 0.99)
@@ -92,6 +120,7 @@ def rows(n: Numbers) -> list[Row]:
             target="≤ 1,000 ms",
             met=p99 <= 1000,
         ),
+        *_identity_rows(n.cards, n.unnest_cards),
     ]
 
 
@@ -101,10 +130,17 @@ def notes(n: Numbers, opts: Options) -> list[str]:
     stamped99 = 1000 * Latency.quantile(n.latency.stamped, 0.99)
     startup = n.first.total_seconds - n.first.steady_seconds
     mean_batch = sum(n.first.batch_ms) / max(len(n.first.batch_ms), 1)
+    assert n.cards is not None
     return [
         f"{n.records:,} records ({opts.events:,} asked, {opts.tenants} venues, guests per venue "
         f"= events // venues // 4, ~2 % invalid, ~1 % redelivered duplicates); "
         f"{n.expected:,} distinct events applied.",
+        f"Identity (issue 14): {opts.phone_first:.0%} of the guests with an email and a phone "
+        f"are seen by phone first (their first events carry the phone only), a third of those "
+        f"also send an email-only form before (an event then links the two cards: a merge); per "
+        f"venue one or two phones shared by two emails (a duplicate suggestion) and one or two "
+        f"junk placeholder emails with a phone. End-to-end database after the first pass: "
+        f"{n.cards.text()}.",
         "Everything (bench process, Tansu broker, embedded PostgreSQL with default settings, "
         "synchronous_commit on, and the worker) shares this machine's cores.",
         f"End-to-end: all records produced first to an 8-partition topic, then ONE "

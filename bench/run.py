@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+
 from bench import data, ingest, sampling, writes
 from bench.consume import consume_only
 from bench.infra import BenchStack, fresh_database, server_version
@@ -27,6 +29,25 @@ class Options:
     latency_seconds: float = 20.0
     naive_events: int = 5_000
     profile: bool = False
+    phone_first: float = 0.25  # share of the guests with email and phone seen by phone first
+
+
+@dataclass(frozen=True)
+class Cards:
+    """What the identity rules (contract 3a) made of the corpus in one database."""
+
+    cards: int  # customers rows now (an absorbed card is deleted by its merge)
+    merges: int | None  # None: no merges table (the code before identity)
+    suggestions: int | None  # duplicate_pairs rows; None as above
+
+    def text(self) -> str:
+        """One line for the progress log and the notes."""
+        if self.merges is None:
+            return f"{self.cards:,} cards (no merges table)"
+        return (
+            f"{self.cards:,} cards ({self.cards + self.merges:,} created, {self.merges:,} merged"
+            f" away), {self.suggestions:,} duplicate suggestions"
+        )
 
 
 @dataclass
@@ -40,6 +61,8 @@ class Numbers:
     unnest: float = 0.0
     copy: float = 0.0
     copy_rows: int = 0
+    unnest_cards: Cards | None = None
+    cards: Cards | None = None  # the end-to-end database after the first pass
     first: ingest.Pass | None = None
     replay: ingest.Pass | None = None
     two_workers: ingest.Pass | None = None
@@ -63,10 +86,24 @@ async def _count(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+async def cards(url: str) -> Cards:
+    """Cards, merges and duplicate suggestions in the database at ``url``."""
+    conn = await asyncpg.connect(url)
+    try:
+        count = int(await conn.fetchval("SELECT count(*) FROM customers"))
+        if await conn.fetchval("SELECT to_regclass('merges') IS NULL"):
+            return Cards(count, None, None)
+        merges = int(await conn.fetchval("SELECT count(*) FROM merges"))
+        pairs = int(await conn.fetchval("SELECT count(*) FROM duplicate_pairs"))
+        return Cards(count, merges, pairs)
+    finally:
+        await conn.close()
+
+
 async def run(stack: BenchStack, opts: Options) -> Numbers:
     """Measure every figure; the stack is the caller's."""
     n = Numbers(pg_version=await server_version(stack.admin_url))
-    ds = data.make_dataset(opts.events, opts.tenants)
+    ds = data.make_dataset(opts.events, opts.tenants, phone_first=opts.phone_first)
     n.records, n.decode = len(ds.records), len(ds.records) / ds.decode_seconds
     say(n, f"{n.records} records, {len(ds.events)} decode; decode {n.decode:,.0f} ev/s")
 
@@ -74,6 +111,8 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
     n.unnest = await writes.unnest(url, ds.events)
     n.expected = await _count(url)
     say(n, f"unnest {n.unnest:,.0f} ev/s; {n.expected} distinct events applied")
+    n.unnest_cards = await cards(url)
+    say(n, f"unnest: {n.unnest_cards.text()}")
     n.copy, n.copy_rows = await writes.copy_ceiling(url)
     say(n, f"COPY {n.copy:,.0f} rows/s over {n.copy_rows} rows")
 
@@ -93,10 +132,11 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
         n.first = await ingest.first_pass([first], e2e_url, n.expected, timeout)
     finally:
         first.stop()
+    n.cards = await cards(e2e_url)
     say(
         n,
         f"end-to-end {n.first.rate:,.0f} ev/s steady, {n.first.rate_with_startup:,.0f} "
-        f"with start-up ({n.first.total_seconds:.1f} s)",
+        f"with start-up ({n.first.total_seconds:.1f} s); {n.cards.text()}",
     )
 
     second = IngestProcess(
@@ -113,6 +153,7 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
             events=count,
             invalid_ratio=0.0,
             guests_per_venue=max(opts.events // max(opts.tenants, 1) // 4, 4),
+            phone_first=opts.phone_first,
         )
         n.latency = await ingest.latency(e2e_url, stack.bootstrap, topics.site_events, late, rate)
         say(

@@ -7,8 +7,9 @@ definitions (the usual bulk-load path; the schema ends up exactly as migrated).
 Columns follow services/ingest/store.py: identity ``email:<address>`` else ``phone:<E.164>``,
 lower-cased emails, E.164 phones, ISO 639-1 languages, per-field stamps
 ``{"first_name": [occurred_at, event_id], ...}``, consent with its time, source and event,
-counters, auto (``regular``, ``no_show``) and manual tags with their ``tag_meta``, and ~0.3 %
-anonymised rows (identity, names and stamps gone; counters, dates and tags kept).
+counters, auto (``regular``, ``no_show``) and manual tags with their ``tag_meta``, ~0.3 %
+anonymised rows (identity, names and stamps gone; counters, dates and tags kept), and each live
+card's email and phone as its identifiers (contract 3a, as migration 0012 carries them over).
 """
 
 from __future__ import annotations
@@ -133,6 +134,14 @@ UPDATE customers SET identity_key = NULL, email = NULL, phone = NULL, first_name
        last_name = NULL, language = NULL, stamps = '{}', anonymized_at = last_contact_at
 WHERE tenant_id = $1 AND random() < 0.003
 """
+_IDENTIFIERS = """
+INSERT INTO identifiers (tenant_id, value, customer_id, kind, tied_at)
+SELECT tenant_id, email, id, 'email', first_contact_at FROM customers
+WHERE email IS NOT NULL AND anonymized_at IS NULL
+UNION ALL
+SELECT tenant_id, phone, id, 'phone', first_contact_at FROM customers
+WHERE phone IS NOT NULL AND anonymized_at IS NULL
+"""
 _INDEXES = """
 SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS ddl
 FROM pg_index WHERE indrelid = 'customers'::regclass AND NOT indisprimary AND NOT indisunique
@@ -241,6 +250,7 @@ async def seed(
             await conn.execute(f"DROP INDEX {r['name']}")
         await _parallel(url, loads)
         await conn.execute(_ANONYMIZE, BIG)
+        await conn.execute(_IDENTIFIERS)
         phases["insert"] = time.perf_counter() - started
         await _parallel(url, [(r["ddl"], ()) for r in indexes])
         phases["indexes"] = time.perf_counter() - started - phases["insert"]

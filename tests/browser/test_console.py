@@ -71,6 +71,8 @@ async def test_filters_and_the_card(page: Page, served: Served, staff: str) -> N
     await page.fill("#q", "zeeman")
     await page.click("#filters button[type=submit]")
     await expect(page.locator("#customers tbody tr")).to_have_count(1)
+    await page.click("#count-link")  # a free text is counted on request
+    await expect(page.locator("#count")).to_have_text("1 klant")
     # a click on the row (not the link) opens the card
     await page.locator("#customers tbody tr td:last-child").first.click()
     await expect(page.locator("#name")).to_have_text("Ann Zeeman")

@@ -46,9 +46,13 @@ async def _vocabulary(ctx: Ctx) -> dict[str, dict[str, str]]:
 
 
 @router.get("/customers")
-async def customer_list(ctx: Venue, cursor: str | None = None, n: str | None = None) -> Response:
-    """One page of the filtered, sorted list and the count of the whole segment."""
+async def customer_list(
+    ctx: Venue, cursor: str | None = None, n: str | None = None, count: str | None = None
+) -> Response:
+    """One page of the filtered, sorted list and the count of the whole segment (with a free
+    text, on request: counting every fuzzy match of a big venue costs far more than a page)."""
     query = filters.read(ctx.request.query_params)
+    counted = cursor is None and (query.filters.q is None or count == "1")
     vocab = await _vocabulary(ctx)
     try:
         page = await customer_page(
@@ -59,7 +63,7 @@ async def customer_list(ctx: Venue, cursor: str | None = None, n: str | None = N
             sort=query.sort,  # type: ignore[arg-type]
             limit=PAGE,
             cursor=cursor,
-            include_total=cursor is None,  # later pages carry the count along
+            include_total=counted,  # later pages carry the count along
         )
     except Problem:
         return ctx.redirect(url("/customers", **query.query()), flash=N_("That page has expired."))
@@ -75,6 +79,7 @@ async def customer_list(ctx: Venue, cursor: str | None = None, n: str | None = N
         query=query,
         next_url=next_url,
         first_url=url("/customers", **query.query()) if cursor else None,
+        count_url=url("/customers", **query.query(count="1")) if total is None else None,
         tag_options=tag_options,
         labels={code: text for code, text in tag_options},
         sort_url=lambda key: url("/customers", **query.query(sort=key)),

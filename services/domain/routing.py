@@ -174,6 +174,8 @@ def _links(identifier: str | None, holders: list[CardIdentifiers]) -> bool:
 
 @lru_cache(maxsize=4096)
 def _one_digit(phone: str) -> bool:
+    if len(set(phone[-4:])) > 1:  # not even its last digits repeat: no parse needed
+        return False
     try:
         national = str(phonenumbers.parse(phone, None).national_number)
     except phonenumbers.NumberParseException:

@@ -183,7 +183,9 @@ class _Venue:
             self.cards[target], self.identifiers[target], self.stored[target] = card, {}, []
             report.created += 1
         for absorbed in r.absorb:
-            report.alerts.append(self._merge(absorbed, target, event, new_id))
+            alert = self._merge(absorbed, target, event, new_id)
+            if alert is not None:
+                report.alerts.append(alert)
             report.merged += 1
         outcome = apply(
             self.cards[target], event, identity, regular_threshold=self.config.regular_threshold
@@ -213,7 +215,9 @@ class _Venue:
 
     def _merge(
         self, absorbed: UUID, survivor: UUID, event: SiteEvent, new_id: Callable[[], UUID]
-    ) -> MergeAlert:
+    ) -> MergeAlert | None:
+        """Merge a card into the survivor; the ``customer.merged`` alert, unless the absorbed
+        card was made in this very batch (nobody could have seen its id)."""
         a, b = self.cards[survivor], self.cards.pop(absorbed)
         self.cards[survivor] = merge(
             a, b, regular_threshold=self.config.regular_threshold, keep=survivor
@@ -242,6 +246,8 @@ class _Venue:
         self.stored[survivor].extend(record.moved_cards)
         self.batch_events[survivor].extend(record.moved_events)
         self.merges.append(record)
+        if not record.moved_cards:
+            return None
         return merge_alert(record, "merged", event.occurred_at, event.event_id)
 
     def _tie(self, card: UUID, value: str, event: SiteEvent) -> None:

@@ -55,13 +55,13 @@ import re
 import unicodedata
 import uuid
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from types import TracebackType
-from typing import Any, BinaryIO, Final
+from typing import IO, Any, BinaryIO, Final
 from zoneinfo import ZoneInfo
 
 from schemas.events import Contact, ImportData, ImportEvent
@@ -189,6 +189,102 @@ _HEADER_MAP: Final = {
     for canonical, aliases in _ALIASES.items()
     for alias in (canonical, *aliases)
 }
+
+
+FIELDS: Final = tuple(_ALIASES)
+"""What a file column can be mapped to (``ColumnMapping``), besides ``ignore``."""
+_FORMAT_TOKENS: Final = (("YYYY", "%Y"), ("YY", "%y"), ("MM", "%m"), ("DD", "%d"), ("HH", "%H"))
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMapping:
+    """What the venue says its file's columns are, for a header the importer cannot read by
+    itself: ``columns`` {file column: field or "ignore"}, a ``date_format`` (``DD-MM-YYYY``,
+    ``YYYY.MM.DD``, or a strptime format) and ``tag_values`` {the venue's word: tag code}."""
+
+    columns: Mapping[str, str] = field(default_factory=dict)
+    date_format: str | None = None
+    tag_values: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, doc: object) -> ColumnMapping:
+        """From the request's JSON: either {column: field, ...} with the optional keys
+        ``date_format`` and ``tag_values``, or {"columns": {...}, ...}; ImportFileError
+        ``mapping.invalid`` when it is not one."""
+
+        def bad(message: str) -> ImportFileError:
+            return ImportFileError("mapping.invalid", message)
+
+        if not isinstance(doc, dict):
+            raise bad('The mapping is a JSON object: {"file column": "field"}.')
+        body = dict(doc)
+        date_format = body.pop("date_format", None)
+        tag_values = body.pop("tag_values", {})
+        columns = body.pop("columns", body)
+        if not isinstance(columns, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+        ):
+            raise bad("Each column of the mapping names a field as text.")
+        unknown = sorted({v for v in columns.values() if v not in FIELDS and v != "ignore"})
+        if unknown:
+            raise bad(
+                f"Unknown field(s): {', '.join(unknown[:5])}. A column can be one of "
+                f"{', '.join(FIELDS)}, or ignore."
+            )
+        if date_format is not None and not isinstance(date_format, str):
+            raise bad("date_format is text, for example DD-MM-YYYY.")
+        if not isinstance(tag_values, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in tag_values.items()
+        ):
+            raise bad("tag_values maps the venue's words to tag codes.")
+        return cls(
+            {k.strip(): v for k, v in columns.items()},
+            _strptime_format(date_format) if date_format else None,
+            {_fold(k): v.strip().lower() for k, v in tag_values.items()},
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """As remembered for the venue."""
+        return {
+            "columns": dict(self.columns),
+            "date_format": self.date_format,
+            "tag_values": dict(self.tag_values),
+        }
+
+
+_PEEK: Final = ColumnMapping()  # peek_header's: reads any header, needs no identity column
+
+
+def _strptime_format(text: str) -> str:
+    """``DD-MM-YYYY`` style tokens to a strptime format (a format with ``%`` is kept)."""
+    if "%" in text:
+        return text
+    out = text
+    for token, directive in _FORMAT_TOKENS:
+        out = out.replace(token, directive)
+    return out.replace("mm", "%M")
+
+
+def header_key(labels: list[str]) -> str:
+    """How a venue's remembered mapping finds the same header again: its columns, folded."""
+    return "\t".join(_fold(label) for label in labels)
+
+
+def peek_header(binary: BinaryIO | IO[bytes]) -> list[str]:
+    """The header's column labels (for a remembered mapping), or [] when there is none; the
+    file is left at its start."""
+    try:
+        with CsvImport.open(
+            binary,  # type: ignore[arg-type]
+            known_tags=frozenset(),
+            now=datetime.now(UTC),
+            mapping=_PEEK,
+        ) as opened:
+            return opened.header
+    except ImportFileError:
+        return []
+    finally:
+        binary.seek(0)
 
 
 class ImportFileError(Exception):
@@ -353,8 +449,10 @@ class CsvImport:
         region: str,
         known_tags: AbstractSet[str],
         now: datetime,
+        mapping: ColumnMapping | None = None,
     ) -> None:
         self._text = text
+        self.mapping = mapping or ColumnMapping()
         self.encoding = encoding
         self.region = region
         self.known_tags = known_tags
@@ -366,6 +464,8 @@ class CsvImport:
         """Each recognised canonical column's label as written in the file."""
         self.ignored_columns: tuple[str, ...] = ()
         """Labels of unknown (or repeated) columns, in file order."""
+        self.header: list[str] = []
+        """Every column label of the header, as written, in file order."""
         self.valid = self.invalid = self.blank = 0
         self._index: dict[str, int] = {}
         self._width = 0
@@ -381,8 +481,11 @@ class CsvImport:
         region: str = DEFAULT_REGION,
         known_tags: AbstractSet[str],
         now: datetime,
+        mapping: ColumnMapping | None = None,
     ) -> CsvImport:
-        """Detect encoding and delimiter and read the header; raises :class:`ImportFileError`."""
+        """Detect encoding and delimiter and read the header (the ``mapping`` says what its
+        columns are where given; the others are recognised by their names); raises
+        :class:`ImportFileError`."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         binary.seek(0)
@@ -392,7 +495,7 @@ class CsvImport:
                 "This is a spreadsheet workbook, not a CSV file: save it as CSV and import that.",
             )
         text, encoding = open_text(binary)
-        opened = cls(text, encoding, region=region, known_tags=known_tags, now=now)
+        opened = cls(text, encoding, region=region, known_tags=known_tags, now=now, mapping=mapping)
         try:
             opened._read_header()
         except BaseException:
@@ -426,10 +529,28 @@ class CsvImport:
         header = next(csv.reader([line], delimiter=self.delimiter))
         self._width = len(header)
         ignored: list[str] = []
-        for i, cell in enumerate(header):
-            label = cell.strip().lstrip("\ufeff").strip()
-            canonical = _HEADER_MAP.get(_fold(label))
-            if canonical is None or canonical in self._index:
+        self.header = [cell.strip().lstrip("\ufeff").strip() for cell in header]
+        missing = sorted(set(self.mapping.columns) - set(self.header))
+        if missing:
+            raise ImportFileError(
+                "mapping.unknown_column",
+                f"The mapping names {len(missing)} column(s) the file does not have: "
+                + ", ".join(missing[:5]),
+            )
+        # The venue's mapping first (it wins over a name the importer recognises), then names.
+        chosen = {
+            i: self.mapping.columns[label]
+            for i, label in enumerate(self.header)
+            if label in self.mapping.columns
+        }
+        taken = set(chosen.values())
+        for i, label in enumerate(self.header):
+            if i not in chosen and (auto := _HEADER_MAP.get(_fold(label))) not in taken:
+                chosen[i] = auto or "ignore"
+                taken.add(chosen[i])
+        for i, label in enumerate(self.header):
+            canonical = chosen.get(i, "ignore")
+            if canonical == "ignore" or canonical in self._index:
                 if label:
                     ignored.append(label)
                 continue
@@ -437,7 +558,7 @@ class CsvImport:
             self.labels[canonical] = label
         self.columns = tuple(self._index)
         self.ignored_columns = tuple(ignored)
-        if "email" not in self._index and "phone" not in self._index:
+        if "email" not in self._index and "phone" not in self._index and self.mapping is not _PEEK:
             raise ImportFileError(
                 "file.no_identity_column",
                 "The header has no email or phone column; a file needs at least one "
@@ -551,7 +672,7 @@ class CsvImport:
                 )
         self._tags(out, cell("tags"), fail)
         if text := cell("first_contact_at"):
-            out.first_contact_at = parse_date(text)
+            out.first_contact_at = self._date(text)
             if out.first_contact_at is None:
                 fail(
                     "first_contact_at",
@@ -568,6 +689,17 @@ class CsvImport:
                 "row: a file may mention each customer once",
             )
         return errors or out
+
+    def _date(self, text: str) -> datetime | None:
+        """A date cell: in the mapping's ``date_format`` when it gives one (Brussels time)."""
+        if self.mapping.date_format is None:
+            return parse_date(text)
+        try:
+            value = datetime.strptime(text, self.mapping.date_format)
+        except ValueError:
+            return None
+        value = value.replace(tzinfo=LOCAL_TIMEZONE).astimezone(UTC)
+        return value if value.year >= 1900 else None
 
     @staticmethod
     def _names(
@@ -588,7 +720,15 @@ class CsvImport:
     def _tags(self, out: ImportRow, text: str, fail: Callable[[str, str, str], None]) -> None:
         if not text:
             return  # out.tags is already empty
-        out.tags = list(dict.fromkeys(p.strip().lower() for p in text.split("|") if p.strip()))
+        words = self.mapping.tag_values
+        parts = re.split(r"[|;,]", text) if words else text.split("|")
+        out.tags = list(
+            dict.fromkeys(
+                words.get(_fold(p), p.strip().lower()) if words else p.strip().lower()
+                for p in parts
+                if p.strip()
+            )
+        )
         unknown = [t for t in out.tags if t not in self.known_tags]
         if unknown:
             # Name the codes that look like codes; anything else may be a misplaced personal value.

@@ -24,7 +24,7 @@ from services.domain.fold import Customer, apply, identify
 from services.domain.routing import route
 from services.domain.rows import from_row
 from services.profile.commands import Publisher
-from services.profile.csvimport import CsvImport, ImportRow, RowError, import_event
+from services.profile.csvimport import ColumnMapping, CsvImport, ImportRow, RowError, import_event
 from services.profile.data import customers
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -52,6 +52,9 @@ class Report:
     encoding: str = ""
     delimiter: str = ","
     ignored_columns: list[str] = field(default_factory=list)
+    # each column of the header and the field it was read as (None: ignored)
+    columns: list[dict[str, str | None]] = field(default_factory=list)
+    mapping: str | None = None  # "request", "remembered", or None (recognised by name)
     errors: list[dict[str, Any]] = field(default_factory=list)
     errors_truncated: bool = False
 
@@ -116,15 +119,18 @@ async def import_pass(
     known_tags: set[str],
     publish: tuple[Publisher, str] | None,
     generation: int = 0,
+    mapping: ColumnMapping | None = None,
 ) -> Report:
-    """One pass over a spooled upload: a fresh parse, every row classified (and published when
-    ``publish`` is given, with the event ids of ``generation``: ``imports.generation``). Raises
-    ImportFileError when the file as a whole cannot be read."""
+    """One pass over a spooled upload: a fresh parse (its columns read as ``mapping`` says
+    where it says), every row classified (and published when ``publish`` is given, with the
+    event ids of ``generation``: ``imports.generation``). Raises ImportFileError when the file
+    as a whole cannot be read."""
     opened = CsvImport.open(
         file,  # type: ignore[arg-type]
         region=region,
         known_tags=known_tags,
         now=datetime.now(UTC),
+        mapping=mapping,
     )
     with opened:
         return await run_import(
@@ -159,10 +165,12 @@ async def run_import(
     generation: int = 0,
 ) -> Report:
     """Validate and classify every row; publish changing rows when ``publish`` is given."""
+    fields = {label: name for name, label in opened.labels.items()}
     report = Report(
         encoding=opened.encoding,
         delimiter=opened.delimiter,
         ignored_columns=list(opened.ignored_columns),
+        columns=[{"column": c, "field": fields.get(c)} for c in opened.header],
     )
     now = datetime.now(UTC)
     config = await tenants.settings(conn, tenant_id)

@@ -166,11 +166,11 @@ async def create_import(
     mapping: Annotated[
         str | None,
         Query(
-            max_length=20_000,
+            max_length=4_000,
             description='what the file\'s columns are, as JSON: {"GSM": "phone", "Naam klant":'
             ' "name", "date_format": "DD-MM-YYYY", "tag_values": {"Vaste klant": "regular"}}'
             " (or a multipart `mapping` part); remembered for the venue and used again for the"
-            " same header",
+            " same header; a longer one goes in the multipart part",
         ),
     ] = None,
 ) -> Any:

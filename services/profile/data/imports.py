@@ -144,3 +144,23 @@ async def take_back(
     row = await conn.fetchrow(_TAKE_BACK, tenant_id, str(import_id))
     assert row is not None
     return row
+
+
+_MAPPING = "SELECT mapping FROM import_mappings WHERE tenant_id = $1 AND header = $2"
+_REMEMBER = """
+INSERT INTO import_mappings (tenant_id, header, mapping) VALUES ($1, $2, $3)
+ON CONFLICT (tenant_id, header) DO UPDATE SET mapping = EXCLUDED.mapping, updated_at = now()
+"""
+
+
+async def mapping(conn: asyncpg.Connection, tenant_id: str, header: str) -> object | None:
+    """The column mapping the venue gave for this header before (its JSON), or None."""
+    found: object | None = await conn.fetchval(_MAPPING, tenant_id, header)
+    return found
+
+
+async def remember_mapping(
+    conn: asyncpg.Connection, tenant_id: str, header: str, doc: dict[str, object]
+) -> None:
+    """Remember the venue's column mapping for this header (the newest wins)."""
+    await conn.execute(_REMEMBER, tenant_id, header, doc)

@@ -48,7 +48,7 @@ async def play_ingest(stack: Stack, settings: Settings, seed: Seed, already: int
 
 
 def shown(cards: dict[Any, Any]) -> dict[Any, Any]:
-    return {k: tuple(getattr(c, f) for f in SHOWN) + (frozenset(c.tags),) for k, c in cards.items()}
+    return {k: (*tuple(getattr(c, f) for f in SHOWN), frozenset(c.tags)) for k, c in cards.items()}
 
 
 async def test_undo_leaves_the_cards_of_the_other_events_alone(

@@ -103,6 +103,8 @@ async def test_openapi_documents_every_route_with_its_errors(client: httpx.Async
         ("get", "/v1/tenants/{tenant}/imports/template.csv"),
         ("post", "/v1/tenants/{tenant}/imports"),
         ("get", "/v1/tenants/{tenant}/imports/{import_id}"),
+        ("get", "/v1/tenants/{tenant}/imports"),
+        ("post", "/v1/tenants/{tenant}/imports/{import_id}/undo"),
         ("get", "/v1/tenants/{tenant}/duplicates"),
         ("post", "/v1/tenants/{tenant}/duplicates/dismiss"),
         ("post", "/v1/tenants/{tenant}/customers/{customer_id}/merge"),

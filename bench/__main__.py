@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import api, exporting, importing
+from bench import api, exporting, identity, importing
 from bench.infra import BenchStack, machine, server_version, start_stack
 from bench.report import Section, document
 from bench.rows import notes, rows
@@ -23,7 +23,7 @@ from services.common.logging import configure
 
 DEFAULT_OUT = Path(__file__).with_name("RESULTS.md")
 ANALYSIS = Path(__file__).with_name("ANALYSIS.md")
-SECTIONS = ("ingest", "api", "export", "import")
+SECTIONS = ("ingest", "api", "export", "import", "identity")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -113,6 +113,8 @@ async def sections(
         out.append(await exporting.run(stack, rows=3_000 if args.smoke else args.export_rows))
     if "import" in only:
         out.append(await importing.run(stack, rows=2_000 if args.smoke else args.import_rows))
+    if "identity" in only:
+        out.append(await identity.run(stack, entries=100 if args.smoke else 1_000))
     return out, await server_version(stack.admin_url)
 
 

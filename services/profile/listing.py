@@ -1,5 +1,6 @@
-"""The customer list as one use case: filters, sort and keyset cursor to a page of rows (the list
-route of the API and the console's list page both call it)."""
+"""The API's lists as use cases: filters, sort and keyset cursors to one page of rows (the
+customer list, a card's history, duplicate suggestions, merge records); the API routes and the
+console's pages both call them."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from services.common import tenants
 from services.common.segments import SegmentFilters
 from services.common.settings import Settings
 from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.data import customers
+from services.profile.data import customers, history, identity
 from services.profile.db import Database
+from services.profile.deps import customer_or_404
 from services.profile.problems import Problem
 
 Sort = Literal[
@@ -92,3 +94,97 @@ async def customer_page(
         value = last if isinstance(last, str) or last is None else last.isoformat()
         next_cursor = encode_cursor(settings.secret, scope, [value, str(rows[-1]["id"])])
     return Listing(rows, next_cursor, total)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One keyset page of rows and the cursor of the next one."""
+
+    rows: list[asyncpg.Record]
+    next_cursor: str | None
+
+
+def _cut(rows: list[asyncpg.Record], limit: int) -> tuple[list[asyncpg.Record], bool]:
+    return (rows[:limit], True) if len(rows) > limit else (rows, False)
+
+
+async def history_page(
+    db: Database,
+    secret: str,
+    tenant: str,
+    customer_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    """A customer's history entries, newest first; 308/404 as ``customer_or_404``, 422 for a
+    foreign cursor."""
+    scope = f"history\x00{tenant}\x00{customer_id}"
+    after: tuple[datetime, uuid.UUID] | None = None
+    if cursor is not None:
+        raw_at, raw_id = decode_cursor(secret, scope, cursor, 2)
+        try:
+            after = (datetime.fromisoformat(raw_at), uuid.UUID(raw_id))
+        except (TypeError, ValueError) as exc:
+            raise invalid("cursor", "not a cursor of this list") from exc
+    async with db.tenant(tenant) as conn:
+        await customer_or_404(conn, tenant, customer_id)
+        rows, more = _cut(
+            await history.page(conn, tenant, customer_id, after=after, limit=limit + 1), limit
+        )
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = encode_cursor(
+            secret, scope, [last["occurred_at"].isoformat(), str(last["id"])]
+        )
+    return Page(rows, next_cursor)
+
+
+async def duplicates_page(
+    db: Database, secret: str, tenant: str, *, cursor: str | None, limit: int
+) -> Page:
+    """Open duplicate suggestions between live cards, newest first."""
+    scope = f"duplicates\x00{tenant}"
+    after = None
+    if cursor is not None:
+        at, first, second = decode_cursor(secret, scope, cursor, 3)
+        after = (datetime.fromisoformat(at), uuid.UUID(first), uuid.UUID(second))
+    async with db.tenant(tenant) as conn:
+        rows, more = _cut(await identity.duplicates_page(conn, tenant, after, limit + 1), limit)
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = encode_cursor(
+            secret,
+            scope,
+            [last["since"].isoformat(), str(last["first_id"]), str(last["second_id"])],
+        )
+    return Page(rows, next_cursor)
+
+
+async def merges_page(
+    db: Database,
+    secret: str,
+    tenant: str,
+    customer_id: uuid.UUID | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    """Merge records of the venue, or of one card, newest first."""
+    scope = f"merges\x00{tenant}\x00{customer_id}"
+    after = None
+    if cursor is not None:
+        at, last_id = decode_cursor(secret, scope, cursor, 2)
+        after = (datetime.fromisoformat(at), uuid.UUID(last_id))
+    async with db.tenant(tenant) as conn:
+        rows, more = _cut(
+            await identity.merges_page(conn, tenant, customer_id, after, limit + 1), limit
+        )
+    next_cursor = None
+    if more:
+        next_cursor = encode_cursor(
+            secret, scope, [rows[-1]["merged_at"].isoformat(), str(rows[-1]["id"])]
+        )
+    return Page(rows, next_cursor)

@@ -14,7 +14,6 @@ from schemas.tags import TAG_CODE
 from services.common import tenants
 from services.common.segments import SegmentFilters
 from services.profile import models, views
-from services.profile.cursor import decode_cursor, encode_cursor
 from services.profile.data import history, identity
 from services.profile.deps import (
     AppSettings,
@@ -24,9 +23,8 @@ from services.profile.deps import (
     Reader,
     TenantId,
     card_or_404,
-    customer_or_404,
 )
-from services.profile.listing import Sort, customer_page, invalid
+from services.profile.listing import Sort, customer_page, history_page, invalid
 from services.profile.problems import Problem, found, problem_responses
 
 router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["customers"])
@@ -145,26 +143,9 @@ async def get_history(
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> models.HistoryPage:
     """Entries {id, type, occurred_at, source, summary}, keyset-paginated."""
-    scope = f"history\x00{tenant}\x00{customer_id}"
-    after: tuple[datetime, uuid.UUID] | None = None
-    if cursor is not None:
-        raw_at, raw_id = decode_cursor(settings.secret, scope, cursor, 2)
-        try:
-            after = (datetime.fromisoformat(raw_at), uuid.UUID(raw_id))
-        except (TypeError, ValueError) as exc:
-            raise _invalid("cursor", "not a cursor of this list") from exc
-    async with db.tenant(tenant) as conn:
-        await customer_or_404(conn, tenant, customer_id)
-        rows = await history.page(conn, tenant, customer_id, after=after, limit=limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(
-            settings.secret, scope, [last["occurred_at"].isoformat(), str(last["id"])]
-        )
+    page = await history_page(db, settings.secret, tenant, customer_id, cursor=cursor, limit=limit)
     return models.HistoryPage(
-        items=[models.HistoryEntry(**dict(r)) for r in rows], next_cursor=next_cursor
+        items=[models.HistoryEntry(**dict(r)) for r in page.rows], next_cursor=page.next_cursor
     )
 
 

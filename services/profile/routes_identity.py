@@ -4,7 +4,6 @@ and the venue's settings (region, regular threshold, blocked identifiers)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,9 +11,7 @@ from fastapi import APIRouter, Query, Request
 from schemas.normalize import normalize_email, normalize_phone
 from services.common import tenants
 from services.domain.fold import DEFAULT_REGULAR_THRESHOLD
-from services.profile import merging, models
-from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.data import identity
+from services.profile import listing, merging, models
 from services.profile.deps import (
     AppSettings,
     CustomerId,
@@ -48,22 +45,8 @@ async def list_duplicates(
     cursor: Cursor = None,
 ) -> models.DuplicatePage:
     """Open suggestions between live cards, newest first; dismissed pairs never come back."""
-    scope = f"duplicates\x00{tenant}"
-    after = None
-    if cursor is not None:
-        at, first, second = decode_cursor(settings.secret, scope, cursor, 3)
-        after = (datetime.fromisoformat(at), uuid.UUID(first), uuid.UUID(second))
-    async with db.tenant(tenant) as conn:
-        rows = await identity.duplicates_page(conn, tenant, after, limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(
-            settings.secret,
-            scope,
-            [last["since"].isoformat(), str(last["first_id"]), str(last["second_id"])],
-        )
+    page = await listing.duplicates_page(db, settings.secret, tenant, cursor=cursor, limit=limit)
+    rows, next_cursor = page.rows, page.next_cursor
     return models.DuplicatePage(
         items=[
             models.DuplicatePair(
@@ -135,19 +118,10 @@ async def list_merges(
     cursor: Cursor = None,
 ) -> models.MergePage:
     """Every merge of the venue, or those of one card (as survivor or as absorbed card)."""
-    scope = f"merges\x00{tenant}\x00{customer_id}"
-    after = None
-    if cursor is not None:
-        at, last_id = decode_cursor(settings.secret, scope, cursor, 2)
-        after = (datetime.fromisoformat(at), uuid.UUID(last_id))
-    async with db.tenant(tenant) as conn:
-        rows = await identity.merges_page(conn, tenant, customer_id, after, limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(
-            settings.secret, scope, [rows[-1]["merged_at"].isoformat(), str(rows[-1]["id"])]
-        )
+    page = await listing.merges_page(
+        db, settings.secret, tenant, customer_id, cursor=cursor, limit=limit
+    )
+    rows, next_cursor = page.rows, page.next_cursor
     return models.MergePage(
         items=[
             models.MergeRecord(

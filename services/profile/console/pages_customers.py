@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -15,10 +14,9 @@ from services.profile import gdpr, staff_tags
 from services.profile.console import filters
 from services.profile.console.i18n import N_
 from services.profile.console.web import Ctx, SignInFirst, context, url
-from services.profile.cursor import decode_cursor, encode_cursor
 from services.profile.data import consent, history, tags
 from services.profile.deps import card_or_404
-from services.profile.listing import customer_page
+from services.profile.listing import customer_page, history_page
 from services.profile.problems import Moved, Problem
 from services.profile.tagging import label, vocabulary
 
@@ -104,34 +102,24 @@ async def customer_card(ctx: Venue, customer_id: uuid.UUID, after: str | None = 
     if isinstance(found, Response):
         return found
     row, card = found
-    scope = f"console-history\x00{ctx.venue()}\x00{customer_id}"
-    position = None
-    if after:
-        try:
-            raw_at, raw_id = decode_cursor(ctx.settings.secret, scope, after, 2)
-            position = (datetime.fromisoformat(raw_at), uuid.UUID(raw_id))
-        except (Problem, ValueError):
-            position = None
+    try:
+        page = await history_page(
+            ctx.db, ctx.settings.secret, ctx.venue(), customer_id, cursor=after, limit=HISTORY_PAGE
+        )
+    except Problem:  # a stale or foreign cursor: the newest entries
+        page = await history_page(
+            ctx.db, ctx.settings.secret, ctx.venue(), customer_id, cursor=None, limit=HISTORY_PAGE
+        )
     async with ctx.db.tenant(ctx.venue()) as conn:
         ledger = await consent.ledger(conn, ctx.venue(), customer_id)
-        entries = await history.page(
-            conn, ctx.venue(), customer_id, after=position, limit=HISTORY_PAGE + 1
-        )
         vocab = vocabulary(await tags.custom(conn, ctx.venue()))
-    more = None
-    if len(entries) > HISTORY_PAGE:
-        entries = entries[:HISTORY_PAGE]
-        last = entries[-1]
-        token = encode_cursor(
-            ctx.settings.secret, scope, [last["occurred_at"].isoformat(), str(last["id"])]
-        )
-        more = url(f"/customers/{customer_id}", after=token)
+    more = url(f"/customers/{customer_id}", after=page.next_cursor) if page.next_cursor else None
     return ctx.render(
         "card.html",
         card=card,
         row=row,
         ledger=ledger,
-        entries=entries,
+        entries=page.rows,
         more=more,
         vocab=[(code, label(vocab, code, ctx.language)) for code in vocab],
         max_tags=MAX_TAGS_PER_CUSTOMER,

@@ -4,18 +4,15 @@ person", and the merge history with undo."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from services.profile import merging
+from services.profile import listing, merging
 from services.profile.console.i18n import N_
 from services.profile.console.pages_customers import Venue
-from services.profile.console.web import Ctx, url
-from services.profile.cursor import decode_cursor, encode_cursor
-from services.profile.data import identity
+from services.profile.console.web import url
 from services.profile.deps import card_or_404
 from services.profile.problems import Moved, Problem
 
@@ -24,65 +21,36 @@ PAIRS = 10
 MERGES = 20
 
 
-def _position(ctx: Ctx, scope: str, cursor: str | None, arity: int) -> list[Any] | None:
-    if not cursor:
-        return None
-    try:
-        return decode_cursor(ctx.settings.secret, scope, cursor, arity)
-    except Problem:
-        return None
-
-
 @router.get("/duplicates")
 async def duplicates(
     ctx: Venue, after: str | None = None, merges_after: str | None = None
 ) -> Response:
     """One page of suggestions, each pair's two cards side by side; the merge history."""
-    tenant = ctx.venue()
-    scope, history_scope = f"console-dups\x00{tenant}", f"console-merges\x00{tenant}"
-    pos = _position(ctx, scope, after, 3)
-    mpos = _position(ctx, history_scope, merges_after, 2)
-    async with ctx.db.tenant(tenant) as conn:
-        rows = await identity.duplicates_page(
-            conn,
-            tenant,
-            (datetime.fromisoformat(pos[0]), uuid.UUID(pos[1]), uuid.UUID(pos[2])) if pos else None,
-            PAIRS + 1,
+    tenant, secret = ctx.venue(), ctx.settings.secret
+    try:
+        suggestions = await listing.duplicates_page(
+            db=ctx.db, secret=secret, tenant=tenant, cursor=after, limit=PAIRS
         )
-        pairs = []
-        for r in rows[:PAIRS]:
+        merges = await listing.merges_page(
+            ctx.db, secret, tenant, None, cursor=merges_after, limit=MERGES
+        )
+    except Problem:  # a stale cursor: the first pages
+        return ctx.redirect("/console/duplicates")
+    pairs = []
+    async with ctx.db.tenant(tenant) as conn:
+        for r in suggestions.rows:
             try:
                 first = (await card_or_404(conn, tenant, r["first_id"], ctx.language))[1]
                 second = (await card_or_404(conn, tenant, r["second_id"], ctx.language))[1]
             except (Moved, Problem):
                 continue
             pairs.append((r, first, second))
-        merges = await identity.merges_page(
-            conn,
-            tenant,
-            None,
-            (datetime.fromisoformat(mpos[0]), uuid.UUID(mpos[1])) if mpos else None,
-            MERGES + 1,
-        )
-    more = more_merges = None
-    if len(rows) > PAIRS:
-        last = rows[PAIRS - 1]
-        token = encode_cursor(
-            ctx.settings.secret,
-            scope,
-            [last["since"].isoformat(), str(last["first_id"]), str(last["second_id"])],
-        )
-        more = url("/duplicates", after=token)
-    if len(merges) > MERGES:
-        merges = merges[:MERGES]
-        token = encode_cursor(
-            ctx.settings.secret,
-            history_scope,
-            [merges[-1]["merged_at"].isoformat(), str(merges[-1]["id"])],
-        )
-        more_merges = url("/duplicates", merges_after=token)
+    more = url("/duplicates", after=suggestions.next_cursor) if suggestions.next_cursor else None
+    more_merges = (
+        url("/duplicates", merges_after=merges.next_cursor) if merges.next_cursor else None
+    )
     return ctx.render(
-        "duplicates.html", pairs=pairs, merges=merges, more=more, more_merges=more_merges
+        "duplicates.html", pairs=pairs, merges=merges.rows, more=more, more_merges=more_merges
     )
 
 

@@ -115,6 +115,7 @@ async def sections(
         out.append(await importing.run(stack, rows=2_000 if args.smoke else args.import_rows))
     if "identity" in only:
         out.append(await identity.run(stack, entries=100 if args.smoke else 1_000))
+        out.append(await identity.import_undo(stack, rows=500 if args.smoke else 10_000))
     return out, await server_version(stack.admin_url)
 
 

@@ -84,25 +84,24 @@ async def undo_import(
     )
     changed, removed = [], []
     folded = []
+    current = {r["id"]: from_row(r) for r in await customers.by_ids(conn, tenant_id, touched)}
+    rows_of: dict[uuid.UUID, list[asyncpg.Record]] = {card: [] for card in touched}
+    for r in await identity.events_of(conn, tenant_id, touched):
+        rows_of[r["customer_id"]].append(r)
     for card_id in touched:
-        row = await customers.get(conn, tenant_id, card_id, for_update=True)
-        assert row is not None
-        history = [
-            (r, event_of(r, tenant_id)) for r in await identity.events(conn, tenant_id, card_id)
-        ]
-        keep = [e for r, e in history if r["event_id"] not in ids]
+        keep = [event_of(r, tenant_id) for r in rows_of[card_id] if r["event_id"] not in ids]
         if not keep:
             removed.append(card_id)
             continue
         imported_tags = {
             code
-            for r, e in history
+            for r in rows_of[card_id]
             if r["event_id"] in ids
             for code in (r["data"].get("tags") or ())
         }
-        current = staff_tags(from_row(row))
+        staff = staff_tags(current[card_id])
         seed = StaffTags(
-            {c: d for c, d in current.tags.items() if c not in imported_tags}, current.removed
+            {c: d for c, d in staff.tags.items() if c not in imported_tags}, staff.removed
         )
         changed.append(
             refold(

@@ -48,6 +48,10 @@ _EVENTS = """
 SELECT event_id, type, occurred_at, source, data, contact, recorded_at FROM history
 WHERE tenant_id = $1 AND customer_id = $2
 """
+_EVENTS_OF = """
+SELECT customer_id, event_id, type, occurred_at, source, data, contact, recorded_at FROM history
+WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
+"""
 _REHOME_HISTORY = """
 UPDATE history SET customer_id = $3 WHERE tenant_id = $1 AND event_id = ANY($2::uuid[])
 """
@@ -150,6 +154,13 @@ async def events(
 ) -> list[asyncpg.Record]:
     """Every history row of a card with what a refold needs (data, contact, recorded_at)."""
     return list(await conn.fetch(_EVENTS, tenant_id, customer_id))
+
+
+async def events_of(
+    conn: asyncpg.Connection, tenant_id: str, customer_ids: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """``events`` of many cards in one statement, each row with its ``customer_id``."""
+    return list(await conn.fetch(_EVENTS_OF, tenant_id, list(customer_ids)))
 
 
 async def rehome(

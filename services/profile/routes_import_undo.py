@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from services.common import tenants
-from services.common.kafka import Topics
 from services.profile.auth import Principal, require
-from services.profile.commands import Publisher
-from services.profile.data import imports
 from services.profile.deps import AppSettings, Db, TenantId
-from services.profile.identity import IdentityError, queue_alert
-from services.profile.import_undo import undo_import
-from services.profile.merging import publish
-from services.profile.problems import Problem, problem_responses
+from services.profile.import_history import past_imports, take_back
+from services.profile.problems import problem_responses
 
-log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/tenants/{tenant}/imports", tags=["imports"])
 Importer = Annotated[Principal, Depends(require("import"))]
 
@@ -60,12 +51,6 @@ class UndoneImport(BaseModel):
     merges_undone: list[uuid.UUID]
 
 
-def _state(row: Mapping[str, Any]) -> str:
-    if row["undone_at"] is not None:
-        return "undone"
-    return "done" if row["applied"] >= row["published"] else "applying"
-
-
 @router.get(
     "",
     response_model=PastImports,
@@ -76,25 +61,23 @@ async def list_imports(
     tenant: TenantId, _: Importer, db: Db, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> PastImports:
     """Each import with its counts, its state and what undoing it would take back."""
-    async with db.tenant(tenant) as conn:
-        rows = await imports.past(conn, tenant, limit)
-        previews = [await imports.take_back(conn, tenant, r["id"]) for r in rows]
+    past = await past_imports(db, tenant, limit)
     return PastImports(
         items=[
             PastImport(
-                import_id=r["id"],
-                created_at=r["created_at"],
-                rows=r["rows"],
-                valid=r["valid"],
-                invalid=r["invalid"],
-                published=r["published"],
-                applied=r["applied"],
-                state=_state(dict(r)),
-                undone_at=r["undone_at"],
-                cards_removed=p["cards_removed"],
-                cards_changed=p["cards_changed"],
+                import_id=p.row["id"],
+                created_at=p.row["created_at"],
+                rows=p.row["rows"],
+                valid=p.row["valid"],
+                invalid=p.row["invalid"],
+                published=p.row["published"],
+                applied=p.row["applied"],
+                state=p.state,
+                undone_at=p.row["undone_at"],
+                cards_removed=p.preview["cards_removed"],
+                cards_changed=p.preview["cards_changed"],
             )
-            for r, p in zip(rows, previews, strict=True)
+            for p in past
         ]
     )
 
@@ -116,27 +99,14 @@ async def undo(
     """Every change the import made goes: the cards only it fed, its history entries and consent
     statements, the fields it set (each card is folded again from its other events), the
     merges it caused. 409 if already undone, or while ingest is still applying it."""
-    topic = Topics(settings.topic_prefix).alerts
-    async with db.tenant(tenant) as conn:
-        config = await tenants.settings(conn, tenant)
-        try:
-            done = await undo_import(
-                conn,
-                tenant,
-                import_id,
-                token_id=principal.token_id,
-                at=datetime.now(UTC),
-                region=config["region"] if config else settings.default_region,
-                blocked=frozenset(config["blocked_identifiers"]) if config else frozenset(),
-                regular_threshold=config["regular_threshold"] if config else 3,
-            )
-        except IdentityError as exc:
-            raise Problem(exc.status, exc.detail) from exc
-        queued = [await queue_alert(conn, topic, u.merge, "unmerged") for u in done.merges_undone]
-    publisher: Publisher = request.app.state.publisher
-    for q in queued:
-        await publish(db, publisher, topic, q)
-    log.info("import.undone", tenant=tenant, import_id=str(import_id), rows=done.rows)
+    done = await take_back(
+        db,
+        request.app.state.publisher,
+        settings,
+        tenant,
+        import_id,
+        token_id=principal.token_id,
+    )
     return UndoneImport(
         import_id=import_id,
         state="undone",

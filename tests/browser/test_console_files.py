@@ -1,6 +1,6 @@
 """Files through the console with the real workers: export a segment and read the downloaded
 file; import a messy file (cp1252, `;`, Dutch headers, one bad row) by drag and drop, through
-the dry-run report, to the confirmed import that ingest applies."""
+the dry-run report, to the confirmed import that ingest applies, and its undo."""
 
 from __future__ import annotations
 
@@ -88,3 +88,12 @@ async def test_import_a_messy_file_through_the_dry_run(
     await page.goto(served.url("/console/customers?q=dupr%C3%A9"))
     await expect(page.locator("#customers tbody tr")).to_have_count(1)
     await expect(page.locator("#customers")).to_contain_text("Hélène Dupré")
+    # the past imports, each with an undo that takes every change back
+    await page.click("nav >> text=Importeren")
+    await expect(page.locator("#past-imports tbody tr")).to_have_count(1)
+    await expect(page.locator("#past-imports")).to_contain_text("Klaar")
+    await page.click("#past-imports button")
+    await expect(page.locator(".flash")).to_have_text("De import is ongedaan gemaakt.")
+    await expect(page.locator("#past-imports")).to_contain_text("Ongedaan gemaakt")
+    await page.goto(served.url("/console/customers?q=dupr%C3%A9"))
+    await expect(page.locator("#customers tbody tr")).to_have_count(0)

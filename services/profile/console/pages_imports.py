@@ -15,6 +15,8 @@ from services.profile.console import uploads
 from services.profile.console.i18n import N_
 from services.profile.console.pages_customers import Venue
 from services.profile.console.web import Ctx
+from services.profile.import_history import import_state as state_of
+from services.profile.import_history import past_imports, take_back
 from services.profile.import_runs import import_file, import_state
 from services.profile.importing import TooLarge, spool
 from services.profile.problems import Problem
@@ -28,10 +30,38 @@ def _refused(ctx: Ctx) -> Response | None:
     return ctx.render("error.html", status=403, message=N_("This token may not import."))
 
 
+PAST = 20
+
+
+async def _page(ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
+    past = await past_imports(ctx.db, ctx.venue(), PAST)
+    return ctx.render("import.html", status=status, error=error, past=past)
+
+
 @router.get("/import")
 async def import_page(ctx: Venue) -> Response:
-    """The template and the upload form."""
-    return _refused(ctx) or ctx.render("import.html")
+    """The template, the upload form and the past imports, each with an undo."""
+    return _refused(ctx) or await _page(ctx)
+
+
+@router.post("/imports/{import_id}/undo")
+async def undo(ctx: Venue, import_id: uuid.UUID) -> Response:
+    """Take an import back: every change it made goes."""
+    await ctx.form()
+    if refused := _refused(ctx):
+        return refused
+    try:
+        await take_back(
+            ctx.db,
+            ctx.request.app.state.publisher,
+            ctx.settings,
+            ctx.venue(),
+            import_id,
+            token_id=ctx.principal.token_id if ctx.principal else None,
+        )
+    except Problem:
+        return ctx.redirect("/console/import", flash=N_("This import cannot be undone now."))
+    return ctx.redirect("/console/import", flash=N_("The import is undone."))
 
 
 @router.get("/import/template.csv")
@@ -52,7 +82,7 @@ async def dry_run(ctx: Venue) -> Response:
         return refused
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return ctx.render("import.html", status=422, error=N_("Choose a CSV file first."))
+        return await _page(ctx, 422, N_("Choose a CSV file first."))
 
     async def parts() -> AsyncIterator[bytes]:
         while chunk := await upload.read(1024 * 1024):
@@ -61,7 +91,7 @@ async def dry_run(ctx: Venue) -> Response:
     try:
         file, sha256 = await spool(parts())
     except TooLarge:
-        return ctx.render("import.html", status=413, error=N_("The file is too large."))
+        return await _page(ctx, 413, N_("The file is too large."))
     try:
         report, _ = await import_file(
             ctx.db,
@@ -74,7 +104,7 @@ async def dry_run(ctx: Venue) -> Response:
         )
         name = uploads.keep(ctx.venue(), file) if report.valid else None
     except Problem:
-        return ctx.render("import.html", status=422, error=N_("This file cannot be read as CSV."))
+        return await _page(ctx, 422, N_("This file cannot be read as CSV."))
     finally:
         file.close()
     ctx.session.set("upload", {"name": name, "sha256": sha256} if name else None)
@@ -121,4 +151,4 @@ async def progress(ctx: Venue, import_id: uuid.UUID) -> Response:
         row = await import_state(ctx.db, ctx.venue(), import_id)
     except Problem:
         return ctx.render("error.html", status=404, message=N_("This import does not exist."))
-    return ctx.render("import_progress.html", job=row, done=row["applied"] >= row["published"])
+    return ctx.render("import_progress.html", job=row, state=state_of(dict(row)))

@@ -14,8 +14,9 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-content-type-options", b"nosniff"),
-    (b"cache-control", b"no-store"),
 ]
+# Pages show personal data: no cache keeps them; the static files may be cached.
+NO_STORE = (b"cache-control", b"no-store")
 
 
 class ConsoleHeaders:
@@ -31,10 +32,13 @@ class ConsoleHeaders:
             await self.app(scope, receive, send)
             return
 
+        static = str(scope["path"]).startswith(f"{self.prefix}/static/")
+
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in HEADERS if k not in names]
+                wanted = HEADERS if static else [*HEADERS, NO_STORE]
+                extra = [(k, v) for k, v in wanted if k not in names]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

@@ -97,3 +97,25 @@ async def test_import_a_messy_file_through_the_dry_run(
     await expect(page.locator("#past-imports")).to_contain_text("Ongedaan gemaakt")
     await page.goto(served.url("/console/customers?q=dupr%C3%A9"))
     await expect(page.locator("#customers tbody tr")).to_have_count(0)
+
+
+async def test_unrecognised_columns_are_mapped_by_staff(
+    page: Page, served: Served, staff: str
+) -> None:
+    odd = "Gast;Nummer;Sinds\r\nLotte Peeters;0470 99 88 77;05-03-2024\r\n".encode("cp1252")
+    await sign_in(page, served, staff)
+    await page.goto(served.url("/console/import"))
+    await page.set_input_files(
+        "#file", files=[{"name": "gasten.csv", "mimeType": "text/csv", "buffer": odd}]
+    )
+    await page.click("form[action='/console/import'] button[type=submit]")
+    await expect(page.locator("h1")).to_have_text("Welke kolom is wat?")
+    await page.select_option("#col-0", "name")
+    await page.select_option("#col-1", "phone")
+    await page.select_option("#col-2", "first_contact_at")
+    await page.fill("#date_format", "DD-MM-YYYY")
+    await page.click("#mapping button[type=submit]")
+    await expect(page.locator("#r-rows")).to_have_text("1")
+    await expect(page.locator("#r-invalid")).to_have_text("0")
+    await expect(page.locator("#r-create")).to_have_text("1")
+    await expect(page.locator("body")).to_contain_text("indeling van de zaak")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import IO
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
@@ -12,9 +14,11 @@ from starlette.datastructures import UploadFile
 
 from schemas.customer_csv import template_csv
 from services.profile.console import uploads
+from services.profile.console.fields import FIELD_LABELS
 from services.profile.console.i18n import N_
 from services.profile.console.pages_customers import Venue
 from services.profile.console.web import Ctx
+from services.profile.csvimport import FIELDS, ColumnMapping, ImportFileError, peek_header
 from services.profile.import_history import import_state as state_of
 from services.profile.import_history import past_imports, take_back
 from services.profile.import_runs import import_file, import_state
@@ -93,6 +97,18 @@ async def dry_run(ctx: Venue) -> Response:
     except TooLarge:
         return await _page(ctx, 413, N_("The file is too large."))
     try:
+        name = uploads.keep(ctx.venue(), file)
+        ctx.session.set("upload", {"name": name, "sha256": sha256, "file": upload.filename[:80]})
+        return await _report(ctx, file, sha256, upload.filename, None)
+    finally:
+        file.close()
+
+
+async def _report(
+    ctx: Ctx, file: IO[bytes], sha256: str, filename: str, mapping: ColumnMapping | None
+) -> Response:
+    """The dry run's report; the column mapping form when the header cannot be read."""
+    try:
         report, _ = await import_file(
             ctx.db,
             ctx.request.app.state.publisher,
@@ -101,14 +117,73 @@ async def dry_run(ctx: Venue) -> Response:
             file,
             sha256,
             dry_run=True,
+            mapping=mapping,
         )
-        name = uploads.keep(ctx.venue(), file) if report.valid else None
-    except Problem:
-        return await _page(ctx, 422, N_("This file cannot be read as CSV."))
-    finally:
-        file.close()
-    ctx.session.set("upload", {"name": name, "sha256": sha256} if name else None)
-    return ctx.render("import_report.html", report=report, filename=upload.filename)
+    except Problem as problem:
+        header = peek_header(file)
+        if not header:
+            return await _page(ctx, 422, N_("This file cannot be read as CSV."))
+        return _mapping_form(ctx, header, {}, filename, problem.detail, status=422)
+    current = {c["column"]: c["field"] for c in report.columns if c["column"] is not None}
+    return ctx.render(
+        "import_report.html",
+        report=report,
+        filename=filename,
+        header=list(enumerate(peek_header(file))),
+        current=current,
+        fields=[(f, FIELD_LABELS.get(f, f)) for f in FIELDS],
+    )
+
+
+def _mapping_form(
+    ctx: Ctx,
+    header: list[str],
+    current: dict[str, str | None],
+    filename: str,
+    problem: str | None = None,
+    status: int = 200,
+) -> Response:
+    fields = [(f, FIELD_LABELS.get(f, f)) for f in FIELDS]
+    return ctx.render(
+        "import_mapping.html",
+        status=status,
+        header=list(enumerate(header)),
+        current=current,
+        fields=fields,
+        filename=filename,
+        problem=problem,
+    )
+
+
+def _kept(ctx: Ctx) -> tuple[Path, str, str] | None:
+    """The file of the last dry run: its path, sha256 and name as uploaded."""
+    pending = ctx.session.get("upload")
+    if not isinstance(pending, dict) or not isinstance(pending.get("name"), str):
+        return None
+    path = uploads.path_of(ctx.venue(), pending["name"])
+    return (path, str(pending["sha256"]), str(pending.get("file") or "")) if path else None
+
+
+@router.post("/import/mapping")
+async def apply_mapping(ctx: Venue) -> Response:
+    """The dry run again, the columns read as staff said (remembered for this header)."""
+    form = await ctx.form()
+    if refused := _refused(ctx):
+        return refused
+    kept = _kept(ctx)
+    if kept is None:
+        return ctx.redirect("/console/import", flash=N_("Upload the file again, please."))
+    path, sha256, filename = kept
+    with path.open("rb") as file:
+        header = peek_header(file)
+        chosen = {label: str(form.get(f"col-{i}") or "ignore") for i, label in enumerate(header)}
+        date_format = str(form.get("date_format") or "").strip() or None
+        try:
+            mapping = ColumnMapping.parse({**chosen, "date_format": date_format})
+        except ImportFileError as exc:
+            current: dict[str, str | None] = dict(chosen)
+            return _mapping_form(ctx, header, current, filename, exc.message, status=422)
+        return await _report(ctx, file, sha256, filename, mapping)
 
 
 @router.post("/import/confirm")
@@ -117,12 +192,10 @@ async def confirm(ctx: Venue) -> Response:
     await ctx.form()
     if refused := _refused(ctx):
         return refused
-    pending = ctx.session.get("upload")
-    path = None
-    if isinstance(pending, dict) and isinstance(pending.get("name"), str):
-        path = uploads.path_of(ctx.venue(), pending["name"])
-    if path is None:
+    kept = _kept(ctx)
+    if kept is None:
         return ctx.redirect("/console/import", flash=N_("Upload the file again, please."))
+    path, sha256, _ = kept
     ctx.session.drop("upload")
     try:
         with path.open("rb") as file:
@@ -132,8 +205,8 @@ async def confirm(ctx: Venue) -> Response:
                 ctx.settings,
                 ctx.venue(),
                 file,
-                str(pending["sha256"]),
-                dry_run=False,
+                sha256,
+                dry_run=False,  # the columns as the dry run read them (the venue's mapping)
             )
     except Problem:
         return ctx.redirect("/console/import", flash=N_("This file cannot be read as CSV."))

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from services.common.settings import Settings
 from services.profile.auth import Authenticator, Principal
 from services.profile.console import i18n
+from services.profile.console.fields import ERROR_LABELS
 from services.profile.console.session import COOKIE, MAX_AGE, PATH, Session, Signer, csrf_ok
 from services.profile.db import Database
 
@@ -101,6 +102,7 @@ class Ctx:
             day=lambda v: i18n.day(v, language),
             number=lambda v: i18n.number(v, language),
             url=url,
+            error_labels=ERROR_LABELS,
             **values,
         )
         return self.finish(HTMLResponse(html, status_code=status))

@@ -472,6 +472,17 @@ async def run(stack: BenchStack, *, customers: int, small_tenants: int, seconds:
                     f" {http.rate:,.0f} req/s, SQL p99 {sql.ms(0.99):.1f} ms"
                     f" {sql.rate:,.0f} req/s, errors {http.errors}/{sql.errors}"
                 )
+        # the staff console's list page against the API call behind it (issue 15); imported
+        # here: bench.console measures with this module's closed loop
+        from bench import console
+
+        page, call = await console.compare(
+            api.base, seeded.token, seeded.tenant, warmup=warmup, seconds=seconds
+        )
+        _say(
+            f"console list page, 16 clients: p99 {page.ms(0.99):.1f} ms against the API call's"
+            f" {call.ms(0.99):.1f} ms"
+        )
         # one request alone: a q that matches nobody reads the whole tenant (see the notes)
         alone = [no_match(seeded.tenant)]
         http = await run_api(api.base, seeded.token, alone, 1, warmup=0, seconds=0)
@@ -480,10 +491,17 @@ async def run(stack: BenchStack, *, customers: int, small_tenants: int, seconds:
         _say(f"{NO_MATCH_FIGURE}: API {http.ms(0.5):,.0f} ms, SQL {sql.ms(0.5):,.0f} ms")
     return Section(
         "Profile API",
-        rows(results),
+        rows(results) + console_rows(page, call),
         notes(seeded, customers, small_tenants, seconds, warmup, depth, results),
         cpu_table(results),
     )
+
+
+def console_rows(page: Sample, call: Sample) -> list[Row]:
+    """The console's rows of the table (bench.console)."""
+    from bench import console
+
+    return console.rows(page, call)
 
 
 def _ms(value: float) -> str:

@@ -206,3 +206,11 @@ async def test_a_venue_token_cannot_pick_another_venue(
         assert r.status_code == 303
     await page.goto(served.url("/console/customers"))
     await expect(page.locator(".venue")).to_have_text(T)
+
+
+async def test_the_keyboard_opens_a_card(page: Page, served: Served, staff: str) -> None:
+    await sign_in(page, served, staff)
+    await page.goto(served.url("/console/customers?q=dirk"))
+    await page.focus("#customers tbody a")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#name")).to_have_text("Dirk Aerts")

@@ -58,6 +58,7 @@ async def test_import_a_messy_file_through_the_dry_run(
 ) -> None:
     await sign_in(page, served, staff)
     await page.click("nav >> text=Importeren")
+    await page.wait_for_selector("html[data-enhanced]", state="attached")  # the drop handler
     dropped = await page.evaluate_handle(
         """(bytes) => {
             const data = new DataTransfer();

@@ -52,4 +52,6 @@ document.addEventListener("DOMContentLoaded", function () {
       if (name && input.files.length) name.textContent = input.files[0].name;
     });
   });
+  // Tests (and styles) can tell that the enhancements above are in place.
+  document.documentElement.dataset.enhanced = "1";
 });

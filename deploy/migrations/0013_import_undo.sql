@@ -54,3 +54,22 @@ CREATE POLICY tenant_isolation ON import_mappings TO contacts_api
     USING (tenant_id = current_setting('contacts.tenant_id', true))
     WITH CHECK (tenant_id = current_setting('contacts.tenant_id', true));
 GRANT SELECT, INSERT, UPDATE ON import_mappings TO contacts_api;
+
+-- GET /v1/tenants (ops): the venues with their customer counts, a page at a time. Across
+-- tenants, so through this function only: it answers venue ids and counts, never a customer.
+CREATE FUNCTION contacts_venues(after text, lim integer)
+RETURNS TABLE (tenant_id text, customers bigint, created_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.tenant_id,
+           (SELECT count(*) FROM public.customers c
+            WHERE c.tenant_id = t.tenant_id AND c.anonymized_at IS NULL),
+           t.created_at
+    FROM public.tenants t
+    WHERE after IS NULL OR t.tenant_id > after
+    ORDER BY t.tenant_id
+    LIMIT lim
+$$;
+REVOKE ALL ON FUNCTION contacts_venues(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contacts_venues(text, integer) TO contacts_api;

@@ -9,6 +9,7 @@ _REGION = "SELECT region FROM tenants WHERE tenant_id = $1"
 _EXISTS = "SELECT 1 FROM tenants WHERE tenant_id = $1"
 _ENSURE = "INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING"
 _ALL_IDS = "SELECT contacts_tenant_ids()"
+_VENUES = "SELECT * FROM contacts_venues($1, $2)"
 _SCOPE = "SELECT set_config('contacts.tenant_id', $1, true)"
 _SETTINGS = """
 SELECT region, regular_threshold, blocked_identifiers FROM tenants WHERE tenant_id = $1
@@ -58,6 +59,13 @@ async def ensure(conn: asyncpg.Connection, tenant_id: str) -> None:
 async def all_ids(conn: asyncpg.Connection) -> list[str]:
     """Every venue's id (ops; on a connection without a tenant)."""
     return [r[0] for r in await conn.fetch(_ALL_IDS)]
+
+
+async def venues_page(
+    conn: asyncpg.Connection, after: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """Venues after ``after`` in id order, with their customer counts (ops; any connection)."""
+    return list(await conn.fetch(_VENUES, after, limit))
 
 
 async def scope(conn: asyncpg.Connection, tenant_id: str) -> None:

@@ -291,3 +291,18 @@ class Status(BaseModel):
 
     status: str
     checks: dict[str, str] | None = None
+
+
+class Venue(BaseModel):
+    """A venue and how many customers it has (anonymised ones not counted)."""
+
+    tenant_id: str
+    customers: int
+    created_at: datetime
+
+
+class VenuePage(BaseModel):
+    """Venues in id order."""
+
+    items: list[Venue]
+    next_cursor: str | None

@@ -1,15 +1,18 @@
-"""Liveness, readiness and metrics."""
+"""Liveness, readiness, metrics, and the ops list of venues."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common import tenants
 from services.profile import models
+from services.profile.cursor import decode_cursor, encode_cursor
 from services.profile.data import health
-from services.profile.deps import AppSettings, Db
+from services.profile.deps import AppSettings, Db, Reader
 from services.profile.problems import UNAVAILABLE, Problem, problem_responses
 
 router = APIRouter(tags=["ops"])
@@ -81,3 +84,30 @@ async def metrics(request: Request) -> Response:
     """Prometheus text exposition."""
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get(
+    "/v1/tenants",
+    response_model=models.VenuePage,
+    responses=problem_responses(401, 403, 422, 429, 503),
+    summary="Ops: the venues, with their customer counts",
+    tags=["ops"],
+)
+async def list_venues(
+    _: Reader,
+    db: Db,
+    settings: AppSettings,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> models.VenuePage:
+    """Every venue (an ops `*` token), in id order, a page at a time (the console's picker)."""
+    after = None
+    if cursor is not None:
+        (after,) = decode_cursor(settings.secret, "venues", cursor, 1)
+    async with db.connection() as conn:
+        rows = await tenants.venues_page(conn, after, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(settings.secret, "venues", [rows[-1]["tenant_id"]])
+    return models.VenuePage(items=[models.Venue(**dict(r)) for r in rows], next_cursor=next_cursor)

@@ -8,10 +8,10 @@ import pytest
 from services.common.infra import free_port
 from services.common.settings import Settings
 from services.profile.app import create_app
-from tests.support.api import MakeToken, bearer, build_app
+from tests.support.api import MakeToken, Seed, bearer, build_app
+from tests.support.venues import OTHER, T, venue_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-T = "brasserie-leopold"
 DOWN_DSN = f"postgresql://contacts_api:@127.0.0.1:{free_port()}/nowhere"
 
 
@@ -112,6 +112,7 @@ async def test_openapi_documents_every_route_with_its_errors(client: httpx.Async
         ("post", "/v1/tenants/{tenant}/merges/{merge_id}/undo"),
         ("get", "/v1/tenants/{tenant}/settings"),
         ("put", "/v1/tenants/{tenant}/settings"),
+        ("get", "/v1/tenants"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
@@ -124,3 +125,23 @@ async def test_openapi_documents_every_route_with_its_errors(client: httpx.Async
                 assert {"401", "403", "422"} <= set(op["responses"]), (method, path)
                 assert op["security"] == [{"HTTPBearer": []}]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_ops_lists_the_venues_with_their_customer_counts(
+    client: httpx.AsyncClient, seed: Seed, make_token: MakeToken
+) -> None:
+    await seed(*venue_events())
+    ops = bearer(await make_token("*", "read"))
+    venue = bearer(await make_token(T, "read"))
+
+    first = await client.get("/v1/tenants", params={"limit": 1}, headers=ops)
+    rest = await client.get(
+        "/v1/tenants", params={"cursor": first.json()["next_cursor"]}, headers=ops
+    )
+    refused = await client.get("/v1/tenants", headers=venue)
+
+    assert first.status_code == 200, first.text
+    items = [*first.json()["items"], *rest.json()["items"]]
+    assert [(i["tenant_id"], i["customers"]) for i in items] == [(T, 4), (OTHER, 1)]
+    assert rest.json()["next_cursor"] is None
+    assert refused.status_code == 403

@@ -186,6 +186,8 @@ async def test_an_ops_token_picks_a_venue(
     await seed(*venue_events())
     await sign_in(page, served, await make_token("*", "read"))
     assert page.url.endswith("/console/venues")
+    # each venue with its customer count (the function behind GET /v1/tenants)
+    await expect(page.locator(f"#tenant option[value='{OTHER}']")).to_have_text(f"{OTHER} (1)")
     await page.select_option("#tenant", OTHER)
     await page.click("form[action='/console/venues'] button[type=submit]")
     await expect(page.locator(".venue")).to_have_text(OTHER)

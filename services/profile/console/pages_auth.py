@@ -73,8 +73,8 @@ async def venues(ctx: Console) -> Response:
     if ctx.principal.tenant_id != "*":
         return ctx.redirect("/console/customers")
     async with ctx.db.connection() as conn:
-        names = await tenants.all_ids(conn)
-    return ctx.render("venues.html", venues=sorted(names))
+        found = await tenants.venues_page(conn, None, 500)
+    return ctx.render("venues.html", venues=[(v["tenant_id"], v["customers"]) for v in found])
 
 
 @router.post("/venues")

@@ -273,6 +273,13 @@ def header_key(labels: list[str]) -> str:
 def peek_header(binary: BinaryIO | IO[bytes]) -> list[str]:
     """The header's column labels (for a remembered mapping), or [] when there is none; the
     file is left at its start."""
+    return peek(binary, 0)[0]
+
+
+def peek(binary: BinaryIO | IO[bytes], rows: int) -> tuple[list[str], list[list[str]]]:
+    """The header's column labels and the first ``rows`` data rows as written (cells padded
+    to the header's width), for staff choosing what each column is; ([], []) when the file has
+    no header. The file is left at its start."""
     try:
         with CsvImport.open(
             binary,  # type: ignore[arg-type]
@@ -280,9 +287,17 @@ def peek_header(binary: BinaryIO | IO[bytes]) -> list[str]:
             now=datetime.now(UTC),
             mapping=_PEEK,
         ) as opened:
-            return opened.header
-    except ImportFileError:
-        return []
+            width = len(opened.header)
+            found: list[list[str]] = []
+            reader = csv.reader(opened._lines(), delimiter=opened.delimiter)
+            for cells in reader:
+                if len(found) >= rows:
+                    break
+                if any(c.strip() for c in cells):
+                    found.append([c.strip() for c in cells[:width]] + [""] * (width - len(cells)))
+            return opened.header, found
+    except (ImportFileError, csv.Error):
+        return [], []
     finally:
         binary.seek(0)
 

@@ -18,7 +18,7 @@ from services.profile.console.fields import FIELD_LABELS
 from services.profile.console.i18n import N_
 from services.profile.console.pages_customers import Venue
 from services.profile.console.web import Ctx
-from services.profile.csvimport import FIELDS, ColumnMapping, ImportFileError, peek_header
+from services.profile.csvimport import FIELDS, ColumnMapping, ImportFileError, peek
 from services.profile.import_history import import_state as state_of
 from services.profile.import_history import past_imports, take_back
 from services.profile.import_runs import import_file, import_state
@@ -26,6 +26,7 @@ from services.profile.importing import TooLarge, spool
 from services.profile.problems import Problem
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+SAMPLE_ROWS = 5  # the first rows of a file shown under its columns while staff map them
 
 
 def _refused(ctx: Ctx) -> Response | None:
@@ -120,38 +121,60 @@ async def _report(
             mapping=mapping,
         )
     except Problem as problem:
-        header = peek_header(file)
+        header, rows = peek(file, SAMPLE_ROWS)
         if not header:
             return await _page(ctx, 422, N_("This file cannot be read as CSV."))
-        return _mapping_form(ctx, header, {}, filename, problem.detail, status=422)
+        chosen: dict[str, str | None] = dict(mapping.columns) if mapping else {}
+        return _mapping_form(
+            ctx,
+            (header, rows),
+            chosen,
+            filename,
+            problem.detail,
+            status=422,
+            date_format=_format_of(mapping),
+        )
     current = {c["column"]: c["field"] for c in report.columns if c["column"] is not None}
+    header, rows = peek(file, SAMPLE_ROWS)
     return ctx.render(
         "import_report.html",
         report=report,
         filename=filename,
-        header=list(enumerate(peek_header(file))),
+        header=list(enumerate(header)),
+        rows=rows,
         current=current,
         fields=[(f, FIELD_LABELS.get(f, f)) for f in FIELDS],
+        mapped=mapping is not None,
+        date_format=_format_of(mapping),
     )
+
+
+def _format_of(mapping: ColumnMapping | None) -> str:
+    """The date format staff gave, as they wrote it (shown again in the form)."""
+    return (mapping.date_format or "") if mapping else ""
 
 
 def _mapping_form(
     ctx: Ctx,
-    header: list[str],
+    sample: tuple[list[str], list[list[str]]],
     current: dict[str, str | None],
     filename: str,
     problem: str | None = None,
     status: int = 200,
+    date_format: str = "",
 ) -> Response:
     fields = [(f, FIELD_LABELS.get(f, f)) for f in FIELDS]
+    header, rows = sample
     return ctx.render(
         "import_mapping.html",
         status=status,
         header=list(enumerate(header)),
+        rows=rows,
         current=current,
         fields=fields,
         filename=filename,
         problem=problem,
+        date_format=date_format,
     )
 
 
@@ -175,14 +198,14 @@ async def apply_mapping(ctx: Venue) -> Response:
         return ctx.redirect("/console/import", flash=N_("Upload the file again, please."))
     path, sha256, filename = kept
     with path.open("rb") as file:
-        header = peek_header(file)
+        header, rows = peek(file, SAMPLE_ROWS)
         chosen = {label: str(form.get(f"col-{i}") or "ignore") for i, label in enumerate(header)}
         date_format = str(form.get("date_format") or "").strip() or None
         try:
             mapping = ColumnMapping.parse({**chosen, "date_format": date_format})
         except ImportFileError as exc:
             current: dict[str, str | None] = dict(chosen)
-            return _mapping_form(ctx, header, current, filename, exc.message, status=422)
+            return _mapping_form(ctx, (header, rows), current, filename, exc.message, status=422)
         return await _report(ctx, file, sha256, filename, mapping)
 
 

@@ -52,6 +52,12 @@ document.addEventListener("DOMContentLoaded", function () {
       if (name && input.files.length) name.textContent = input.files[0].name;
     });
   });
+  // The column mapping: the dry run runs again as soon as a column's field changes.
+  document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+    form.querySelectorAll("select").forEach(function (select) {
+      select.addEventListener("change", function () { form.requestSubmit(); });
+    });
+  });
   // Tests (and styles) can tell that the enhancements above are in place.
   document.documentElement.dataset.enhanced = "1";
 });

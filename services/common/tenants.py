@@ -3,7 +3,11 @@ transaction sees under row level security. Shared by the profile API and the exp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
+
+from services.domain.fold import DEFAULT_REGULAR_THRESHOLD
 
 _REGION = "SELECT region FROM tenants WHERE tenant_id = $1"
 _EXISTS = "SELECT 1 FROM tenants WHERE tenant_id = $1"
@@ -32,6 +36,23 @@ async def region(conn: asyncpg.Connection, tenant_id: str, default: str) -> str:
 async def settings(conn: asyncpg.Connection, tenant_id: str) -> asyncpg.Record | None:
     """The venue's region, regular threshold and blocked identifiers; None without a row."""
     return await conn.fetchrow(_SETTINGS, tenant_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What routing and the fold need of a venue: its settings, defaults where it has none."""
+
+    region: str
+    regular_threshold: int
+    blocked: frozenset[str]
+
+
+async def rules(conn: asyncpg.Connection, tenant_id: str, default_region: str) -> Rules:
+    """The venue's ``Rules`` (``default_region`` and the default threshold without a row)."""
+    row = await settings(conn, tenant_id)
+    if row is None:
+        return Rules(default_region, DEFAULT_REGULAR_THRESHOLD, frozenset())
+    return Rules(row["region"], row["regular_threshold"], frozenset(row["blocked_identifiers"]))
 
 
 async def update_settings(

@@ -65,7 +65,7 @@ async def take_back(
     """Undo an applied import (404 / 409 problems when it cannot be)."""
     topic = Topics(settings.topic_prefix).alerts
     async with db.tenant(tenant) as conn:
-        config = await tenants.settings(conn, tenant)
+        config = await tenants.rules(conn, tenant, settings.default_region)
         try:
             done = await undo_import(
                 conn,
@@ -73,9 +73,9 @@ async def take_back(
                 import_id,
                 token_id=token_id,
                 at=datetime.now(UTC),
-                region=config["region"] if config else settings.default_region,
-                blocked=frozenset(config["blocked_identifiers"]) if config else frozenset(),
-                regular_threshold=config["regular_threshold"] if config else 3,
+                region=config.region,
+                blocked=config.blocked,
+                regular_threshold=config.regular_threshold,
             )
         except IdentityError as exc:
             raise Problem(exc.status, exc.detail) from exc

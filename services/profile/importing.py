@@ -173,8 +173,7 @@ async def run_import(
         columns=[{"column": c, "field": fields.get(c)} for c in opened.header],
     )
     now = datetime.now(UTC)
-    config = await tenants.settings(conn, tenant_id)
-    blocked = frozenset(config["blocked_identifiers"]) if config else frozenset()
+    blocked = (await tenants.rules(conn, tenant_id, opened.region)).blocked
     chunks = _chunks(opened.rows())
     ahead = _parse_next(chunks)
     try:

@@ -36,7 +36,7 @@ async def merge(
 ) -> models.CustomerCard:
     """Merge ``other`` into ``keep``; the merged card. A Problem when it cannot be done."""
     async with db.tenant(tenant) as conn:
-        config = await tenants.settings(conn, tenant)
+        config = await tenants.rules(conn, tenant, settings.default_region)
         try:
             record = await staff_merge(
                 conn,
@@ -44,7 +44,7 @@ async def merge(
                 keep,
                 other,
                 token_id=token_id,
-                regular_threshold=config["regular_threshold"] if config else 3,
+                regular_threshold=config.regular_threshold,
             )
         except IdentityError as exc:
             raise Problem(exc.status, exc.detail) from exc
@@ -67,7 +67,7 @@ async def undo_merge(
 ) -> Undone:
     """Fold both cards again from their own events (3a); a 409 Problem if already undone."""
     async with db.tenant(tenant) as conn:
-        config = await tenants.settings(conn, tenant)
+        config = await tenants.rules(conn, tenant, settings.default_region)
         try:
             done = await undo(
                 conn,
@@ -75,9 +75,9 @@ async def undo_merge(
                 merge_id,
                 token_id=token_id,
                 at=datetime.now(UTC),
-                region=config["region"] if config else settings.default_region,
-                blocked=frozenset(config["blocked_identifiers"]) if config else frozenset(),
-                regular_threshold=config["regular_threshold"] if config else 3,
+                region=config.region,
+                blocked=config.blocked,
+                regular_threshold=config.regular_threshold,
             )
         except IdentityError as exc:
             raise Problem(exc.status, exc.detail) from exc

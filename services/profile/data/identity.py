@@ -44,10 +44,6 @@ WHERE tenant_id = $1 AND event_id = ANY($2::uuid[]) AND undone_at IS NULL
 ORDER BY merged_at DESC, id DESC
 """
 _MOVED = "SELECT event_id FROM merge_moves WHERE tenant_id = $1 AND merge_id = $2"
-_EVENTS = """
-SELECT event_id, type, occurred_at, source, data, contact, recorded_at FROM history
-WHERE tenant_id = $1 AND customer_id = $2
-"""
 _EVENTS_OF = """
 SELECT customer_id, event_id, type, occurred_at, source, data, contact, recorded_at FROM history
 WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
@@ -153,7 +149,7 @@ async def events(
     conn: asyncpg.Connection, tenant_id: str, customer_id: uuid.UUID
 ) -> list[asyncpg.Record]:
     """Every history row of a card with what a refold needs (data, contact, recorded_at)."""
-    return list(await conn.fetch(_EVENTS, tenant_id, customer_id))
+    return await events_of(conn, tenant_id, [customer_id])
 
 
 async def events_of(

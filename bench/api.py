@@ -36,10 +36,10 @@ from bench.seed import Seeded, seed
 from services.common.db import role_dsn
 from services.common.infra import free_port, terminate
 from services.common.segments import SegmentFilters
-from services.common.settings import DEFAULT_REGION
+from services.common.settings import DEFAULT_REGION, Settings
 from services.profile.cursor import decode_cursor
+from services.profile.data import cards, identity
 from services.profile.data import customers as customer_rows
-from services.profile.data import identity, tags
 from services.profile.db import Database
 
 SECRET = "bench-secret"
@@ -282,7 +282,7 @@ def _list_sql(
 
 def _card(tenant: str, customer_id: uuid.UUID) -> Request:
     async def call(conn: asyncpg.Connection) -> object:
-        return (await customer_rows.get(conn, tenant, customer_id), await tags.custom(conn, tenant))
+        return await cards.card(conn, tenant, customer_id)
 
     return Request(f"/v1/tenants/{tenant}/customers/{customer_id}", call)
 
@@ -616,12 +616,16 @@ def notes(
         f"anonymised; no history rows (no measured route reads history).",
         "API: `python -m services.cli profile` as a subprocess (uvicorn.run: ONE worker process, "
         "uvloop and httptools, uvicorn's automatic choice once installed; asyncpg pool of "
-        "at most 10 connections as `contacts_api`), default PostgreSQL settings "
+        f"at most {Settings().api_pool_size} connections as `contacts_api`, "
+        "`CONTACTS_API_POOL_SIZE`), default PostgreSQL settings "
         "(shared_buffers 128 MB, smaller than the customers table, so heap pages come from the "
-        "OS page cache). Every API request also resolves its bearer token "
-        "(`contacts_token_lookup`, its own pool checkout) before the route's transaction.",
-        f"Requests: card = `GET /customers/{{id}}` of {len(s.ids):,} random customers (the "
-        "customer row and the tenant's custom tags); lookup = `GET /customer-lookup?email=` of "
+        "OS page cache). Every API request also resolves its bearer token: through the API's "
+        f"token cache (`CONTACTS_TOKEN_CACHE_SECONDS` = {Settings().token_cache_seconds:g}; "
+        "0 = `contacts_token_lookup` on its own pool checkout before the route's transaction, "
+        "every request).",
+        f"Requests: card = `GET /customers/{{id}}` of {len(s.ids):,} random customers (one "
+        "statement: the customer row, the tenant's custom tags, the card's identifiers and "
+        "the cards merged into it); lookup = `GET /customer-lookup?email=` of "
         "random existing emails; list = `GET /customers?language=L&newsletter=true&tag=T` "
         f"(L in nl, fr; T in regular, local; 1.5-3 % of the tenant each), default sort "
         f"`{SORT}` and page size {LIMIT}; page 50 = the same lists with the cursor of page "
@@ -643,7 +647,7 @@ def notes(
         "latency is clients / throughput (Little's law): a p99 of 10 ms at 16 clients needs "
         "more than 1,600 requests/s.",
         "Reference (SQL): the same statements through the functions of "
-        "services/profile/data/ (`customers.list_page`, `customers.get` + `tags.custom`, "
+        "services/profile/data/ (`customers.list_page`, `cards.card`, "
         "`identity.holder`) inside `Database.tenant()` of services/profile/db.py (BEGIN, "
         "set_config of the tenant, the queries, COMMIT; row level security as `contacts_api`), "
         "a pool of N connections, same clients, duration and warm-up; no HTTP, no token lookup, "

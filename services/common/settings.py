@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(
         default=20, ge=1, description="failed authentications per client IP before 429"
     )
+    token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="the API trusts a resolved token this long; a revocation made elsewhere "
+        "(CLI, another replica) takes effect within it; 0 = look up every request",
+    )
+    api_pool_size: int = Field(
+        default=20, ge=1, le=80, description="the profile API's database connections"
+    )
     demo: bool = Field(default=True, description="stream the demo in `contacts up`")
     log_level: str = "INFO"
     migrations_dir: Path | None = Field(

@@ -23,7 +23,7 @@ from services.profile import (
     routes_ops,
     routes_tags,
 )
-from services.profile.auth import Authenticator, FailureLimiter
+from services.profile.auth import Authenticator, FailureLimiter, TokenCache
 from services.profile.commands import ExportRequests, Publisher
 from services.profile.console import mount as console
 from services.profile.db import Database
@@ -41,7 +41,9 @@ Authenticate with `Authorization: Bearer <token>` (`contacts token create`). Err
 
 def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> FastAPI:
     """The API on ``api_dsn`` (the contacts_api role); derived from the owner's ``dsn`` if unset."""
-    db = Database(api_dsn or settings.api_database_url or role_dsn(dsn))
+    db = Database(
+        api_dsn or settings.api_database_url or role_dsn(dsn), max_size=settings.api_pool_size
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +65,10 @@ def create_app(settings: Settings, *, dsn: str, api_dsn: str | None = None) -> F
     app.state.settings = settings
     app.state.db = db
     app.state.authenticator = Authenticator(
-        db, FailureLimiter(settings.auth_failures_per_minute), settings.dev_token
+        db,
+        FailureLimiter(settings.auth_failures_per_minute),
+        settings.dev_token,
+        TokenCache(settings.token_cache_seconds),
     )
     app.state.publisher = Publisher(settings.kafka_bootstrap)
     app.state.export_requests = ExportRequests(

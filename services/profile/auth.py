@@ -33,6 +33,7 @@ class Principal:
     token_id: uuid.UUID | None
     tenant_id: str
     scopes: frozenset[str]
+    expires_at: datetime | None = None
 
     def may_act_for(self, tenant_id: str) -> bool:
         """True when the token belongs to ``tenant_id`` or to ops."""
@@ -68,13 +69,54 @@ class FailureLimiter:
         self._recent(client, time.monotonic()).append(time.monotonic())
 
 
-class Authenticator:
-    """Resolves a bearer token to a principal: the dev token, else the api_tokens table."""
+class TokenCache:
+    """Principals of tokens found valid, by token hash, trusted for ``seconds`` (0: never):
+    a revocation made elsewhere (the CLI, another replica) is seen within that delay. Only
+    valid tokens are kept, so a wrong or revoked token is looked up each time."""
 
-    def __init__(self, db: Database, limiter: FailureLimiter, dev_token: str | None) -> None:
+    MAX_ENTRIES = 10_000  # live tokens; beyond it the cache starts again empty
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._entries: dict[bytes, tuple[float, Principal]] = {}
+
+    def get(self, digest: bytes) -> Principal | None:
+        """The principal kept for ``digest``, unless its time or the token's expiry is past."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        until, principal = entry
+        expires = principal.expires_at
+        if until <= self.clock() or (expires is not None and expires <= datetime.now(UTC)):
+            del self._entries[digest]
+            return None
+        return principal
+
+    def put(self, digest: bytes, principal: Principal) -> None:
+        """Keep a principal just resolved from the database."""
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[digest] = (self.clock() + self.seconds, principal)
+
+
+class Authenticator:
+    """Resolves a bearer token to a principal: the dev token, else the api_tokens table (through
+    a short-lived cache of the tokens found valid)."""
+
+    def __init__(
+        self,
+        db: Database,
+        limiter: FailureLimiter,
+        dev_token: str | None,
+        cache: TokenCache | None = None,
+    ) -> None:
         self.db = db
         self.limiter = limiter
         self.dev_token = dev_token
+        self.cache = cache or TokenCache(0)
 
     async def principal(self, token: str | None, client: str) -> Principal:
         """The caller behind ``token``; 401 (or 429 after too many failures) otherwise."""
@@ -103,6 +145,8 @@ class Authenticator:
         return await self._stored(digest)
 
     async def _stored(self, digest: bytes) -> Principal | None:
+        if (cached := self.cache.get(digest)) is not None:
+            return cached
         async with self.db.connection() as conn:
             row = await tokens.lookup(conn, digest)
         if row is None or not hmac.compare_digest(bytes(row["token_hash"]), digest):
@@ -110,7 +154,11 @@ class Authenticator:
         now = datetime.now(UTC)
         if row["revoked_at"] is not None or (row["expires_at"] and row["expires_at"] <= now):
             return None
-        return Principal(row["id"], row["tenant_id"], frozenset(row["scopes"]))
+        principal = Principal(
+            row["id"], row["tenant_id"], frozenset(row["scopes"]), row["expires_at"]
+        )
+        self.cache.put(digest, principal)
+        return principal
 
 
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:

@@ -12,7 +12,7 @@ from schemas.events import TENANT_PATTERN
 from services.common.settings import Settings
 from services.profile import models, views
 from services.profile.auth import Principal, require
-from services.profile.data import customers, identity, tags
+from services.profile.data import cards, customers, identity
 from services.profile.db import Database
 from services.profile.problems import Moved, found
 from services.profile.tagging import pick_language, vocabulary
@@ -61,6 +61,13 @@ async def customer_or_404(
     """The customer's row in this tenant's transaction; a 308 to the card it was merged into,
     or a 404 problem when there is none."""
     row = await customers.get(conn, tenant, customer_id, for_update=for_update)
+    return await _found_or_moved(conn, tenant, customer_id, row)
+
+
+async def _found_or_moved(
+    conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, row: asyncpg.Record | None
+) -> asyncpg.Record:
+    """``row``; when there is none, a 308 to the card the id was merged into, or a 404."""
     if row is None and (into := await identity.absorbed_into(conn, tenant, customer_id)):
         raise Moved(customer_id, into)
     return found(row, "customer")
@@ -70,14 +77,18 @@ async def card_or_404(
     conn: asyncpg.Connection, tenant: str, customer_id: uuid.UUID, language: str
 ) -> tuple[asyncpg.Record, models.CustomerCard]:
     """The customer's row and card (tag labels in ``language``, its identifiers and the cards
-    merged into it); a 308 or a 404 problem as ``customer_or_404``."""
-    row = await customer_or_404(conn, tenant, customer_id)
-    vocab = vocabulary(await tags.custom(conn, tenant))
+    merged into it), read in one statement; a 308 or a 404 problem as ``customer_or_404``."""
+    row = await _found_or_moved(
+        conn, tenant, customer_id, await cards.card(conn, tenant, customer_id)
+    )
+    vocab = vocabulary(row["card_custom_tags"])
     card = views.card(row, vocab, language)
     card.identifiers = [
-        models.Identifier(**dict(r)) for r in await identity.identifiers(conn, tenant, customer_id)
+        models.Identifier(kind=kind, value=value, since=since)
+        for kind, value, since in row["card_identifiers"]
     ]
     card.merged_from = [
-        models.MergedFrom(**dict(r)) for r in await identity.merged_from(conn, tenant, customer_id)
+        models.MergedFrom(customer_id=absorbed, merge_id=merge, reason=reason, at=at)
+        for absorbed, merge, reason, at in row["card_merged_from"]
     ]
     return row, card

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from schemas.normalize import normalize_email, normalize_phone
 from schemas.tags import TAG_CODE
@@ -120,11 +120,11 @@ async def list_customers(
 )
 async def get_customer(
     tenant: TenantId, customer_id: CustomerId, _: Reader, db: Db, lang: Language
-) -> models.CustomerCard:
+) -> Response:
     """Names, contact, consent, tags (labelled), dates, counters and flags of one customer."""
     async with db.tenant(tenant) as conn:
         card = (await card_or_404(conn, tenant, customer_id, lang))[1]
-    return card
+    return views.encoded(card)
 
 
 @router.get(
@@ -177,7 +177,7 @@ async def lookup(
     settings: AppSettings,
     email: Annotated[str | None, Query(max_length=254)] = None,
     phone: Annotated[str | None, Query(max_length=40, description="any human format")] = None,
-) -> models.Lookup:
+) -> Response:
     """Id, tags, flags and counters of the card the email (first) or else the phone leads to,
     by the routing rules of 3a (an identifier shared by several cards: the oldest tie)."""
     if not email and not phone:
@@ -199,4 +199,4 @@ async def lookup(
                 row = await identity.holder(conn, tenant, normal_phone)
     if row is None:
         raise Problem(404, "no customer with this email or phone")
-    return views.lookup(row)
+    return views.encoded(views.lookup(row))

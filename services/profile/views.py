@@ -6,10 +6,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from fastapi import Response
+from pydantic import BaseModel
 
 from schemas.tags import FLAGGING_TAGS
 from services.profile import models
 from services.profile.tagging import label
+
+
+def encoded(body: BaseModel) -> Response:
+    """``body`` as a JSON response, encoded once by pydantic: FastAPI neither validates nor
+    encodes a returned Response again (the route's ``response_model`` still documents it)."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def flags(tags: list[str]) -> list[str]:

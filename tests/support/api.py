@@ -24,6 +24,9 @@ from tests.support.stack import Stack
 
 SECRET = "test-secret"
 API_PASSWORD = "contacts-api-test"
+# The app under test trusts a token it resolved this long: a test revoking a token it has used
+# (as `contacts token revoke` would, from elsewhere) waits this long before it is refused.
+TOKEN_CACHE_SECONDS = 1.0
 
 # The tables that hold a tenant's data (row level security on each).
 TENANT_TABLES = [
@@ -70,6 +73,7 @@ def settings(db_url: str, stack: Stack, tmp_path: Path, topic_prefix: str) -> Se
         export_dir=tmp_path / "exports",
         dev_token=None,
         auth_failures_per_minute=1000,
+        token_cache_seconds=TOKEN_CACHE_SECONDS,
     )
 
 

@@ -9,11 +9,12 @@ from datetime import datetime
 
 import asyncpg
 
-_IDENTIFIERS = """
+# The card's identifiers and merged_from, alone and inside the card's one statement (cards.py).
+IDENTIFIERS = """
 SELECT kind, value, tied_at AS since FROM identifiers
 WHERE tenant_id = $1 AND customer_id = $2 ORDER BY kind, tied_at, value
 """
-_MERGED_FROM = """
+MERGED_FROM = """
 SELECT absorbed_id AS customer_id, id AS merge_id, reason, merged_at AS at FROM merges
 WHERE tenant_id = $1 AND survivor_id = $2 AND undone_at IS NULL ORDER BY merged_at DESC, id
 """
@@ -85,14 +86,7 @@ async def identifiers(
     conn: asyncpg.Connection, tenant_id: str, customer_id: uuid.UUID
 ) -> list[asyncpg.Record]:
     """The card's identifiers: kind, value, since (emails first, then phones, oldest first)."""
-    return list(await conn.fetch(_IDENTIFIERS, tenant_id, customer_id))
-
-
-async def merged_from(
-    conn: asyncpg.Connection, tenant_id: str, customer_id: uuid.UUID
-) -> list[asyncpg.Record]:
-    """The cards merged into this one and not taken back: customer_id, merge_id, reason, at."""
-    return list(await conn.fetch(_MERGED_FROM, tenant_id, customer_id))
+    return list(await conn.fetch(IDENTIFIERS, tenant_id, customer_id))
 
 
 async def absorbed_into(

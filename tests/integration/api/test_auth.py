@@ -1,13 +1,18 @@
-"""Authentication and authorisation: 401, 403, dev token, revoked/expired, failure limit."""
+"""Authentication and authorisation: 401, 403, dev token, revoked/expired, the token cache and
+its revocation delay, failure limit."""
 
 from __future__ import annotations
+
+import uuid
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from services.common.settings import Settings
-from services.profile.tokens import create_token, revoke_token
+from services.profile.auth import TokenCache
+from services.profile.data import tokens
+from services.profile.tokens import create_token, revoke_token, token_hash
 from tests.support.api import MakeToken, bearer, build_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -43,13 +48,72 @@ async def test_revoked_and_expired_tokens_are_401(
     client: httpx.AsyncClient, owner: object, make_token: MakeToken
 ) -> None:
     token_id, token = await create_token(owner, T, ["read"])  # type: ignore[arg-type]
-    assert (await client.get(LIST, headers=bearer(token))).status_code == 200
     assert await revoke_token(owner, token_id)  # type: ignore[arg-type]
     _is_problem(await client.get(LIST, headers=bearer(token)), 401)
     expired = await make_token(T, "read", expires_days=-1)
     _is_problem(await client.get(LIST, headers=bearer(expired)), 401)
     live = await make_token(T, "read", expires_days=1)
     assert (await client.get(LIST, headers=bearer(live))).status_code == 200
+
+
+class _Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_revocation_made_elsewhere_is_seen_within_the_cache_time(
+    settings: Settings, db_url: str, owner: object
+) -> None:
+    # the owner's connection stands for `contacts token revoke` or another replica: this
+    # process keeps trusting the token it resolved until its cache time is over, not longer
+    clock = _Clock()
+    app = build_app(settings, db_url)
+    app.state.authenticator.cache = TokenCache(5.0, clock=clock)
+    token_id, token = await create_token(owner, T, ["read"])  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app), _client(app) as c:
+        assert (await c.get(LIST, headers=bearer(token))).status_code == 200
+        assert await revoke_token(owner, token_id)  # type: ignore[arg-type]
+        clock.now += 4.9
+        assert (await c.get(LIST, headers=bearer(token))).status_code == 200
+        clock.now += 0.2
+        _is_problem(await c.get(LIST, headers=bearer(token)), 401)
+
+
+async def test_with_a_cache_time_of_0_a_revocation_is_seen_at_once(
+    settings: Settings, db_url: str, owner: object
+) -> None:
+    app = build_app(settings.model_copy(update={"token_cache_seconds": 0}), db_url)
+    token_id, token = await create_token(owner, T, ["read"])  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app), _client(app) as c:
+        assert (await c.get(LIST, headers=bearer(token))).status_code == 200
+        assert await revoke_token(owner, token_id)  # type: ignore[arg-type]
+        _is_problem(await c.get(LIST, headers=bearer(token)), 401)
+
+
+async def test_an_unknown_token_is_not_remembered_as_refused(
+    client: httpx.AsyncClient, owner: object
+) -> None:
+    token = "ct_issued-after-a-first-try"
+    _is_problem(await client.get(LIST, headers=bearer(token)), 401)
+    await tokens.insert(
+        owner,  # type: ignore[arg-type]
+        uuid.uuid4(),
+        T,
+        ["read"],
+        token_hash(token),
+        name=None,
+        expires_at=None,
+    )
+    assert (await client.get(LIST, headers=bearer(token))).status_code == 200
+
+
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
 
 
 async def test_wrong_tenant_and_missing_scope_are_403(

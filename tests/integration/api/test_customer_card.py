@@ -81,6 +81,35 @@ async def test_tag_labels_follow_the_requested_language(
     assert r.json()["tags"][0]["label"] == label
 
 
+async def test_the_card_labels_the_venues_own_tags_and_lists_its_identifiers(
+    client: httpx.AsyncClient, ctx: dict[str, Any], owner: Any
+) -> None:
+    # the card is one statement: the row, the custom vocabulary, identifiers and merged_from
+    labels = {"nl": "Wijnclub", "fr": "Club du vin", "en": "Wine club"}
+    await owner.execute(
+        "INSERT INTO tenant_tags (tenant_id, code, labels) VALUES ($1, 'wine_club', $2)", T, labels
+    )
+    await owner.execute(
+        "UPDATE customers SET tags = '{wine_club}', tag_meta = '{}' WHERE id = $1::uuid",
+        ctx["ids"]["Benoit"],
+    )
+    r = await client.get(
+        f"{BASE_URL}/customers/{ctx['ids']['Benoit']}",
+        params={"lang": "fr"},
+        headers=ctx["headers"],
+    )
+    assert r.status_code == 200, r.text
+    card = r.json()
+    assert card["tags"] == [
+        {"code": "wine_club", "label": "Club du vin", "origin": "manual", "added_at": None}
+    ]
+    assert [(i["kind"], i["value"]) for i in card["identifiers"]] == [
+        ("email", "benoit.dubois@example.be")
+    ]
+    assert card["identifiers"][0]["since"].endswith("Z")
+    assert card["merged_from"] == []
+
+
 async def test_unknown_and_malformed_customer_ids(
     client: httpx.AsyncClient, ctx: dict[str, Any]
 ) -> None:

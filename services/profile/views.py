@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from fastapi import Response
 from pydantic import BaseModel
 
@@ -36,10 +37,25 @@ def counters(row: asyncpg.Record) -> models.Counters:
     )
 
 
-def summary(row: asyncpg.Record) -> models.CustomerSummary:
-    """A list row."""
-    data = {k: row[k] for k in models.CustomerSummary.model_fields if k != "flags"}
-    return models.CustomerSummary(**data, flags=flags(row["tags"]))
+_SUMMARY_FIELDS = tuple(models.CustomerSummary.model_fields)
+
+
+def customer_page(
+    rows: list[asyncpg.Record], next_cursor: str | None, total: int | None
+) -> Response:
+    """The list's body (``models.CustomerPage``; ``total`` only when counted) encoded straight
+    from the rows: no model per row, no second validation (a test holds the two encodings
+    equal). A page of 50 through pydantic cost the API ~15 % of its CPU per list request."""
+    items = [
+        {k: flags(row["tags"]) if k == "flags" else row[k] for k in _SUMMARY_FIELDS} for row in rows
+    ]
+    body: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
+    if total is not None:
+        body["total"] = total
+    # asyncpg's UUID is a subclass orjson leaves to ``default``; datetimes are UTC: "Z"
+    return Response(
+        orjson.dumps(body, default=str, option=orjson.OPT_UTC_Z), media_type="application/json"
+    )
 
 
 def _added_at(meta: dict[str, Any]) -> datetime | None:

@@ -10,6 +10,7 @@ import pytest
 
 from services.common.db import connect
 from services.common.segments import SegmentFilters
+from services.profile import models
 from services.profile.data import customers
 from tests.support.api import MakeToken, Seed, api_url, bearer
 from tests.support.builders import BASE, event
@@ -117,6 +118,19 @@ async def test_include_total_counts_every_match_not_the_page(
     )
     body = r.json()
     assert body["total"] == 3 and len(body["items"]) == 1 and body["next_cursor"]
+
+
+@pytest.mark.parametrize("params", [{}, {"include_total": "true", "limit": 2}])
+async def test_the_page_is_encoded_as_its_model_would_encode_it(
+    client: httpx.AsyncClient, headers: dict[str, str], params: dict[str, str]
+) -> None:
+    # the route encodes rows straight to JSON (views.customer_page): the same bytes as the
+    # documented model, dates in UTC with Z, total only when asked
+    r = await client.get(URL, params=params, headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    model = models.CustomerPage.model_validate_json(r.content)
+    assert model.model_dump_json(exclude_unset=True).encode() == r.content
+    assert model.items and all(item.last_contact_at for item in model.items)
 
 
 async def test_anonymised_customers_are_not_listed(

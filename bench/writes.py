@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.process import SECRET
@@ -16,20 +15,10 @@ from services.common.settings import DEFAULT_REGION
 from services.demo import DemoRecord
 from services.ingest.decode import Rejection, decode
 from services.ingest.handlers import process_batch
-from services.ingest.store import PostgresIngestStore
+from services.ingest.store import HISTORY_COLUMNS, PostgresIngestStore
 from services.ingest.worker import Headers, IngestWorker, Record
 
 BATCH = 2000
-HISTORY_COLUMNS = [
-    "tenant_id",
-    "event_id",
-    "customer_id",
-    "type",
-    "occurred_at",
-    "source",
-    "summary",
-    "data",
-]
 
 
 async def naive(db_url: str, bootstrap: str, topic: str, limit: int) -> float:
@@ -79,11 +68,10 @@ async def unnest(db_url: str, events: Sequence[SiteEvent]) -> float:
 
 async def copy_ceiling(db_url: str) -> tuple[float, int]:
     """COPY the history rows of ``db_url`` into a fresh table of the same shape; (rows/s, rows)."""
-    conn = await asyncpg.connect(db_url)  # plain codecs: jsonb as text, as COPY sends it
+    conn = await connect(db_url)  # the services' codecs, as the write path sends its rows
     try:
         rows = await conn.fetch(
-            "SELECT tenant_id, event_id, customer_id, type, occurred_at, source, summary,"
-            " data::text FROM history ORDER BY recorded_at, event_id"
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history ORDER BY recorded_at, event_id"
         )
         records = [tuple(r) for r in rows]
         await conn.execute(
@@ -93,7 +81,7 @@ async def copy_ceiling(db_url: str) -> tuple[float, int]:
         started = time.perf_counter()
         for i in range(0, len(records), BATCH):
             await conn.copy_records_to_table(
-                "history_copy", records=records[i : i + BATCH], columns=HISTORY_COLUMNS
+                "history_copy", records=records[i : i + BATCH], columns=list(HISTORY_COLUMNS)
             )
         return len(records) / (time.perf_counter() - started), len(records)
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Final
 
@@ -32,9 +31,22 @@ def split_name(full: str | None) -> tuple[str | None, str | None]:
 
 
 # Guests come back: the same raw strings recur, and parsing them is the costliest step of ingest.
+# The cached functions take the quick path below (the libraries for anything but the plain
+# spellings); a first-seen guest costs a regular expression instead of a full parse.
 @lru_cache(maxsize=65536)
 def normalize_email(raw: str | None) -> str | None:
     """Return the trimmed, lower-cased address, or None when it is not a usable email."""
+    return normalize_email_quick(raw)
+
+
+@lru_cache(maxsize=65536)
+def normalize_phone(raw: str | None, region: str) -> str | None:
+    """Return the number in E.164, national numbers read in ``region``; None when unusable."""
+    return normalize_phone_quick(raw, region)
+
+
+def _normalize_email(raw: str | None) -> str | None:
+    """The library's answer (email-validator): what every short cut must equal."""
     if (candidate := _trimmed(raw, 254)) is None:
         return None
     try:
@@ -44,9 +56,8 @@ def normalize_email(raw: str | None) -> str | None:
     return checked.normalized.lower()
 
 
-@lru_cache(maxsize=65536)
-def normalize_phone(raw: str | None, region: str) -> str | None:
-    """Return the number in E.164, national numbers read in ``region``; None when unusable."""
+def _normalize_phone(raw: str | None, region: str) -> str | None:
+    """The library's answer (phonenumbers): what every short cut must equal."""
     if (candidate := _trimmed(raw, 40)) is None:
         return None
     if candidate.startswith("00"):
@@ -69,12 +80,13 @@ def normalize_language(raw: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-# -- the same results, faster, for bulk input of distinct values (CSV imports) ------------------
+# -- the same results as the libraries, faster: ingest (through the caches above) and imports --
 #
-# Each function below gives exactly what its cached counterpart gives, for every input, without
-# filling that cache. The common spellings take a short cut past the libraries' handling of
-# free text (checked against the libraries in tests/unit/test_normalize_quick.py); anything
-# else goes the long way, through the libraries.
+# Each function below gives exactly what the library gives (``_normalize_*``), for every input,
+# without filling the caches (an import's distinct values would evict the guests who come back).
+# The common spellings take a short cut past the libraries' handling of free text (checked
+# against the libraries in tests/unit/test_normalize_quick.py); anything else goes the long way,
+# through the libraries.
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -102,8 +114,6 @@ def normalize_email_quick(raw: str | None) -> str | None:
     return _normalize_email(raw)
 
 
-_normalize_email: Callable[[str | None], str | None] = normalize_email.__wrapped__
-_normalize_phone: Callable[[str | None, str], str | None] = normalize_phone.__wrapped__
 # ASCII digits, a leading + (or 00), single spaces, dots, slashes or hyphens between digits.
 _PLAIN_PHONE = re.compile(r"\+?[0-9]+(?:[ ./-][0-9]+)*")
 _SEPARATORS = str.maketrans("", "", " ./-")

@@ -42,13 +42,18 @@ def role_dsn(dsn: str, role: str = API_ROLE) -> str:
     return with_role(dsn, role)
 
 
+_JSONB_VERSION = b"\x01"  # jsonb's binary form: a version byte, then the JSON text
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    """jsonb in and out as Python objects, encoded with orjson."""
+    """jsonb in and out as Python objects, encoded with orjson; in binary form, so that rows
+    holding jsonb can be sent with ``COPY`` (asyncpg's copy is binary only)."""
     await conn.set_type_codec(
         "jsonb",
-        encoder=lambda v: orjson.dumps(v, default=str).decode(),
-        decoder=orjson.loads,
+        encoder=lambda v: _JSONB_VERSION + orjson.dumps(v, default=str),
+        decoder=lambda b: orjson.loads(b[1:]),
         schema="pg_catalog",
+        format="binary",
     )
 
 

@@ -45,6 +45,13 @@ class Identity:
     email: str | None
     phone: str | None
 
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        """The email and phone it has, email first."""
+        if self.email is None:
+            return () if self.phone is None else (self.phone,)
+        return (self.email,) if self.phone is None else (self.email, self.phone)
+
 
 @dataclass(frozen=True, slots=True)
 class ConsentStatement:

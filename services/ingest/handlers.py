@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -26,7 +26,6 @@ from services.domain.merge import Merged, merge, merge_alert, staff_tags
 from services.domain.routing import CardIdentifiers, route, usable_identity
 from services.ingest.ports import (
     Changes,
-    ClaimOutcome,
     Held,
     IngestStore,
     Suggestion,
@@ -63,73 +62,91 @@ async def process_batch(
     secret: str,
     new_id: Callable[[], UUID] = uuid.uuid4,
 ) -> BatchReport:
-    """Apply a batch exactly once: duplicates, replays and suppressed events change nothing."""
+    """Apply a batch exactly once: duplicates, replays and suppressed events change nothing.
+
+    Event ids are looked up in the ledger first, so a redelivered event costs its share of
+    one read and nothing else; only the new ones are identified, hashed, claimed and folded.
+    """
     report = BatchReport()
     configs = await store.tenants({e.tenant_id for e in events})
-    seen: set[tuple[str, UUID]] = set()
-    work: list[tuple[SiteEvent, Identity, tuple[str, ...]]] = []
+    unique: dict[tuple[str, UUID], int] = {}
     for index, event in enumerate(events):
-        if (event.tenant_id, event.event_id) in seen:
+        key = (event.tenant_id, event.event_id)
+        if key in unique:
             report.duplicates += 1
-            continue
-        seen.add((event.tenant_id, event.event_id))
-        config = configs[event.tenant_id]
-        identity = usable_identity(event.data.contact, config.region, config.blocked)
-        if identity is None:
-            report.unidentifiable.append(index)
         else:
-            ids = tuple(i for i in (identity.email, identity.phone) if i is not None)
-            work.append((event, identity, ids))
-    if not work:
-        return report
+            unique[key] = index
 
     async with store.transaction():
-        await store.lock({e.tenant_id for e, _, _ in work})
-        event_keys = [suppression_keys(e.tenant_id, i, secret) for e, i, _ in work]
-        keys = {k for ks in event_keys for k in ks}
-        erased = await store.suppressions(keys) if keys else {}
-        outcomes: list[ClaimOutcome] = (
-            [
-                "suppressed" if _is_suppressed(e, ks, erased) else "applied"
-                for (e, _, _), ks in zip(work, event_keys, strict=True)
-            ]
-            if erased
-            else ["applied"] * len(work)
-        )
+        await store.lock({t for t, _ in unique})
+        known = await store.known(list(unique))
+        report.duplicates += len(known)
+        work: list[tuple[SiteEvent, Identity]] = []
+        for key, index in unique.items():
+            if key in known:
+                continue
+            event = events[index]
+            config = configs[event.tenant_id]
+            identity = usable_identity(event.data.contact, config.region, config.blocked)
+            if identity is None:
+                report.unidentifiable.append(index)
+            else:
+                work.append((event, identity))
+        if not work:
+            return report
+        erased = await _erased(store, work, secret)
         claimed = await store.claim(
-            [(e.tenant_id, e.event_id, o) for (e, _, _), o in zip(work, outcomes, strict=True)]
+            [
+                (e.tenant_id, e.event_id, "suppressed" if erased and erased[n] else "applied")
+                for n, (e, _) in enumerate(work)
+            ]
         )
         fresh = []
-        for item, outcome in zip(work, outcomes, strict=True):
+        for n, item in enumerate(work):
             if (item[0].tenant_id, item[0].event_id) not in claimed:
-                report.duplicates += 1
-            elif outcome == "suppressed":
+                report.duplicates += 1  # pragma: no cover - the venue lock makes ``known`` exact
+            elif erased and erased[n]:
                 report.suppressed += 1
             else:
                 fresh.append(item)
         if not fresh:
             return report
 
-        held = await store.holders({(e.tenant_id, i) for e, _, ids in fresh for i in ids})
-        venues = {t: _Venue(t, configs[t]) for t in {e.tenant_id for e, _, _ in fresh}}
+        held = await store.holders(
+            {(e.tenant_id, i) for e, identity in fresh for i in identity.identifiers}
+        )
+        venues = {t: _Venue(t, configs[t]) for t in {e.tenant_id for e, _ in fresh}}
         for h in held:
             venues[h.customer.tenant_id].add(h)
         history = []
-        for event, identity, _ in fresh:
+        for event, identity in fresh:
             venue = venues[event.tenant_id]
             entry, consent_statement = venue.apply(event, identity, new_id, report)
-            history.append((event.tenant_id, entry, consent_statement))
+            history.append((venue, entry, consent_statement))
         changes = Changes(customers=[], history=[], consent=[], alerts=report.alerts)
-        for tenant_id, entry, statement in history:
-            final = venues[tenant_id].final(entry.customer_id)
-            changes.history.append((tenant_id, dataclasses.replace(entry, customer_id=final)))
+        for venue, entry, statement in history:
+            final = venue.final(entry.customer_id)
+            if final != entry.customer_id:
+                entry = dataclasses.replace(entry, customer_id=final)
+            changes.history.append((venue.tenant_id, entry))
             if statement is not None:
-                changes.consent.append((tenant_id, final, statement))
+                changes.consent.append((venue.tenant_id, final, statement))
         for venue in venues.values():
             venue.collect(changes)
         await store.save(changes)
     report.applied = len(fresh)
     return report
+
+
+async def _erased(
+    store: IngestStore, work: list[tuple[SiteEvent, Identity]], secret: str
+) -> list[bool] | None:
+    """For each event, whether it is about a guest erased after it happened; None: none is."""
+    event_keys = [suppression_keys(e.tenant_id, i, secret) for e, i in work]
+    erased = await store.suppressions({k for ks in event_keys for k in ks})
+    if not erased:
+        return None
+    return [_is_suppressed(e, ks, erased) for (e, _), ks in zip(work, event_keys, strict=True)]
 
 
 class _Venue:
@@ -140,9 +157,12 @@ class _Venue:
         self.tenant_id = tenant_id
         self.config = config
         self.cards: dict[UUID, Customer] = {}
-        self.identifiers: dict[UUID, dict[str, datetime]] = {}
+        # each card's identifiers as routing sees them, kept split into emails and phones (the
+        # view shares these dicts, so a tie shows at once)
+        self.emails: dict[UUID, dict[str, datetime]] = {}
+        self.phones: dict[UUID, dict[str, datetime]] = {}
+        self.views: dict[UUID, CardIdentifiers] = {}
         self.holders: defaultdict[str, set[UUID]] = defaultdict(set)
-        self.apart: defaultdict[UUID, set[UUID]] = defaultdict(set)
         self.into: dict[UUID, UUID] = {}  # absorbed card -> the card it went into
         self.stored: dict[UUID, list[UUID]] = {}  # stored cards whose rows a card now holds
         self.batch_events: defaultdict[UUID, list[UUID]] = defaultdict(list)
@@ -155,11 +175,21 @@ class _Venue:
         """A stored card."""
         c = held.customer
         self.cards[c.id] = c
-        self.identifiers[c.id] = dict(held.identifiers)
+        self._view(c.id, held.apart, held.identifiers.items())
         self.stored[c.id] = [c.id]
-        self.apart[c.id].update(held.apart)
         for value in held.identifiers:
             self.holders[value].add(c.id)
+
+    def _view(
+        self,
+        card: UUID,
+        apart: frozenset[UUID],
+        identifiers: Iterable[tuple[str, datetime]] = (),
+    ) -> None:
+        emails, phones = self.emails.setdefault(card, {}), self.phones.setdefault(card, {})
+        for value, at in identifiers:
+            (emails if "@" in value else phones)[value] = at
+        self.views[card] = CardIdentifiers(card, emails, phones, apart)
 
     def final(self, card: UUID) -> UUID:
         """The card that ``card`` lives on in, once the batch's merges are done."""
@@ -180,7 +210,8 @@ class _Venue:
         if target is None:
             card = new_customer(self.tenant_id, identity, new_id())
             target = card.id
-            self.cards[target], self.identifiers[target], self.stored[target] = card, {}, []
+            self.cards[target], self.stored[target] = card, []
+            self._view(target, frozenset())
             report.created += 1
         for absorbed in r.absorb:
             alert = self._merge(absorbed, target, event, new_id)
@@ -193,25 +224,16 @@ class _Venue:
         self.cards[target] = outcome.customer
         self.touched.add(target)
         self.batch_events[target].append(event.event_id)
-        for value in (identity.email, identity.phone):
-            if value is not None:
-                self._tie(target, value, event)
+        for value in identity.identifiers:
+            self._tie(target, value, event)
         if r.suggest is not None:
             self._suggest(target, r.suggest)
         report.alerts.extend(outcome.alerts)
         return outcome.history, outcome.consent
 
     def _candidates(self, identity: Identity) -> list[CardIdentifiers]:
-        found = {c for i in (identity.email, identity.phone) if i for c in self.holders.get(i, ())}
-        return [
-            CardIdentifiers(
-                c,
-                emails={v: t for v, t in self.identifiers[c].items() if "@" in v},
-                phones={v: t for v, t in self.identifiers[c].items() if "@" not in v},
-                apart=frozenset(self.apart.get(c, ())),
-            )
-            for c in sorted(found)
-        ]
+        found = {c for i in identity.identifiers for c in self.holders.get(i, ())}
+        return [self.views[c] for c in (sorted(found) if len(found) > 1 else found)]
 
     def _merge(
         self, absorbed: UUID, survivor: UUID, event: SiteEvent, new_id: Callable[[], UUID]
@@ -224,13 +246,19 @@ class _Venue:
         )
         self.touched.add(survivor)
         self.touched.discard(absorbed)
-        for value, at in self.identifiers.pop(absorbed).items():
-            self.holders[value].discard(absorbed)
-            self.holders[value].add(survivor)
-            known = self.identifiers[survivor].get(value)
-            self.identifiers[survivor][value] = at if known is None else min(at, known)
+        gone = self.views.pop(absorbed)
+        for kind, held in (
+            (self.emails, self.emails.pop(absorbed)),
+            (self.phones, self.phones.pop(absorbed)),
+        ):
+            mine = kind[survivor]
+            for value, at in held.items():
+                self.holders[value].discard(absorbed)
+                self.holders[value].add(survivor)
+                known = mine.get(value)
+                mine[value] = at if known is None else min(at, known)
         self.into[absorbed] = survivor
-        self.apart[survivor].update(self.apart.pop(absorbed, ()))
+        self._view(survivor, self.views[survivor].apart | gone.apart)
         record = Merged(
             id=new_id(),
             tenant_id=self.tenant_id,
@@ -251,10 +279,11 @@ class _Venue:
         return merge_alert(record, "merged", event.occurred_at, event.event_id)
 
     def _tie(self, card: UUID, value: str, event: SiteEvent) -> None:
-        known = self.identifiers[card].get(value)
+        held = (self.emails if "@" in value else self.phones)[card]
+        known = held.get(value)
         if known is not None and known <= event.occurred_at:
             return
-        self.identifiers[card][value] = event.occurred_at
+        held[value] = event.occurred_at
         self.holders[value].add(card)
         self.ties[(value, card)] = Tie(
             self.tenant_id, value, card, event.occurred_at, event.event_id

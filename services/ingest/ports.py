@@ -111,6 +111,10 @@ class IngestStore(Protocol):
         """Anonymisation time of each (tenant, identity hash) that is suppressed."""
         ...
 
+    async def known(self, events: list[tuple[str, UUID]]) -> set[tuple[str, UUID]]:
+        """The event ids among these that were claimed before."""
+        ...
+
     async def claim(self, events: list[tuple[str, UUID, ClaimOutcome]]) -> set[tuple[str, UUID]]:
         """Record event ids as processed; return those not processed before."""
         ...

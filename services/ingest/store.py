@@ -28,21 +28,28 @@ _SUPPRESSIONS = """
 SELECT s.tenant_id, s.key_hash, s.anonymized_at FROM suppressions s
 JOIN unnest($1::text[], $2::bytea[]) AS k(tenant_id, key_hash) USING (tenant_id, key_hash)
 """
+_KNOWN = """
+SELECT p.tenant_id, p.event_id FROM processed_events p
+JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, event_id) USING (tenant_id, event_id)
+"""
 _CLAIM = """
 INSERT INTO processed_events (tenant_id, event_id, outcome)
 SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[])
 ON CONFLICT DO NOTHING RETURNING tenant_id, event_id
 """
-_HISTORY = """
-INSERT INTO history (tenant_id, event_id, customer_id, type, occurred_at, source, summary, data,
-                     contact)
-SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[],
-                     $6::text[], $7::text[], $8::jsonb[], $9::jsonb[])
-"""
-_CONSENT = """
-INSERT INTO consent_ledger (tenant_id, event_id, customer_id, opt_in, occurred_at, source)
-SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::bool[], $5::timestamptz[], $6::text[])
-"""
+# appended with COPY: the events are claimed, so no row can be there already
+HISTORY_COLUMNS = (
+    "tenant_id",
+    "event_id",
+    "customer_id",
+    "type",
+    "occurred_at",
+    "source",
+    "summary",
+    "data",
+    "contact",
+)
+_CONSENT_COLUMNS = ("tenant_id", "event_id", "customer_id", "opt_in", "occurred_at", "source")
 _OUTBOX = """
 INSERT INTO outbox (topic, key, value) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[])
 """
@@ -90,6 +97,13 @@ class PostgresIngestStore:
         rows = await self.conn.fetch(_SUPPRESSIONS, list(tenants), list(hashes))
         return {(r["tenant_id"], bytes(r["key_hash"])): r["anonymized_at"] for r in rows}
 
+    async def known(self, events: list[tuple[str, UUID]]) -> set[tuple[str, UUID]]:
+        """The event ids among these that were claimed before."""
+        if not events:
+            return set()
+        rows = await self.conn.fetch(_KNOWN, [t for t, _ in events], [e for _, e in events])
+        return {(r["tenant_id"], r["event_id"]) for r in rows}
+
     async def claim(self, events: list[tuple[str, UUID, ClaimOutcome]]) -> set[tuple[str, UUID]]:
         """Insert event ids into the idempotency ledger; return the ones that were new."""
         if not events:
@@ -131,37 +145,33 @@ class PostgresIngestStore:
                 ],
             )
         if changes.history:
-            cols = list(
-                zip(
-                    *(
-                        (
-                            t,
-                            h.event_id,
-                            h.customer_id,
-                            h.type,
-                            h.occurred_at,
-                            h.source,
-                            h.summary,
-                            h.data,
-                            h.contact,
-                        )
-                        for t, h in changes.history
-                    ),
-                    strict=True,
-                )
+            await self.conn.copy_records_to_table(
+                "history",
+                columns=HISTORY_COLUMNS,
+                records=[
+                    (
+                        t,
+                        h.event_id,
+                        h.customer_id,
+                        h.type,
+                        h.occurred_at,
+                        h.source,
+                        h.summary,
+                        h.data,
+                        h.contact,
+                    )
+                    for t, h in changes.history
+                ],
             )
-            await self.conn.execute(_HISTORY, *(list(c) for c in cols))
         if changes.consent:
-            cols = list(
-                zip(
-                    *(
-                        (t, s.event_id, cid, s.opt_in, s.occurred_at, s.source)
-                        for t, cid, s in changes.consent
-                    ),
-                    strict=True,
-                )
+            await self.conn.copy_records_to_table(
+                "consent_ledger",
+                columns=_CONSENT_COLUMNS,
+                records=[
+                    (t, s.event_id, cid, s.opt_in, s.occurred_at, s.source)
+                    for t, cid, s in changes.consent
+                ],
             )
-            await self.conn.execute(_CONSENT, *(list(c) for c in cols))
         if changes.suggestions:
             await cards.suggest(
                 self.conn,

@@ -157,6 +157,11 @@ class InMemoryIngestStore:
         self._require_transaction()
         return {k: self.state.suppressions[k] for k in keys if k in self.state.suppressions}
 
+    async def known(self, events: list[tuple[str, UUID]]) -> set[tuple[str, UUID]]:
+        """The event ids among these that were claimed before."""
+        self._require_transaction()
+        return {key for key in events if key in self.state.processed}
+
     async def claim(self, events: list[tuple[str, UUID, ClaimOutcome]]) -> set[tuple[str, UUID]]:
         """Record event ids as processed; return those not processed before."""
         self._require_transaction()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.domain.routing import CardIdentifiers, Route, is_junk, route
+from services.domain.routing import CardIdentifiers, Route, _rules, is_junk, route
 from tests.support.builders import BASE
 
 E, E2, P, P2 = "an@example.be", "bo@example.be", "+32470123456", "+32471223344"
@@ -212,3 +212,23 @@ def test_the_same_decision_whatever_the_order_of_the_cards(
     for absorbed in (c for c in cards if c.id in decision.absorb):  # phone cards, never emailed
         assert phone in absorbed.phones
         assert all(is_junk(x) or x in blocked for x in absorbed.emails)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    cards=lookups().map(lambda cards: cards[:1]),
+    email=st.sampled_from([None, *EMAILS]),
+    phone=st.sampled_from([None, *PHONES]),
+    blocked=st.sampled_from([frozenset(), BLOCKED]),
+)
+def test_the_short_cuts_decide_as_the_rules(
+    cards: list[CardIdentifiers], email: str | None, phone: str | None, blocked: frozenset[str]
+) -> None:
+    # route() answers a first-seen guest and a returning one without running every rule;
+    # for no card or one card, whatever it holds, it must be the rules' answer.
+    decision = route(email, phone, cards, blocked=blocked)
+    e, p = (
+        i if i is not None and not is_junk(i) and i not in blocked else None for i in (email, phone)
+    )
+
+    assert decision == (None if e is None and p is None else _rules(e, p, cards, blocked))

@@ -282,6 +282,18 @@ async def test_claim_returns_only_event_ids_not_claimed_before(store: Store) -> 
     assert replay == set() and nothing == set()
 
 
+async def test_known_tells_which_event_ids_were_claimed(store: Store) -> None:
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with store.transaction():
+        await store.claim([(TENANT, a, "applied"), (OTHER, b, "suppressed")])
+    async with store.transaction():
+        known = await store.known([(TENANT, a), (TENANT, b), (OTHER, b), (TENANT, c)])
+        nothing = await store.known([])
+
+    assert known == {(TENANT, a), (OTHER, b)}  # whatever the outcome, per tenant
+    assert nothing == set()
+
+
 async def test_a_claim_is_undone_with_its_transaction(store: Store) -> None:
     event_id = uuid.uuid4()
     an = customer()

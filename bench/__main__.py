@@ -17,11 +17,23 @@ from pathlib import Path
 from bench import api, exporting, identity, importing
 from bench.infra import BenchStack, machine, server_version, start_stack
 from bench.report import Section, document
-from bench.rows import notes, rows
+from bench.rows import cpu_table, notes, rows
 from bench.run import Options, run
 from services.common.logging import configure
 
 DEFAULT_OUT = Path(__file__).with_name("RESULTS.md")
+CPU_NOTE = (
+    "CPU seconds (user + system, from /proc) that each process used from the first committed "
+    "batch to the last of the one-worker first pass, per 1,000 events committed in that time; "
+    "PostgreSQL counts the postmaster and every backend (the bench's 50 ms poll included). "
+    "The projection assumes that CPU is the only bound and that it scales linearly: rate = "
+    "cores / total CPU per event, with the worker, PostgreSQL and the broker on the same cores; "
+    "a worker is one Python process (one core at most), so the workers needed are the rate "
+    "times the worker's CPU per event, rounded up, and the topic needs at least as many "
+    "partitions (a power of two, 8 at least). On a real deployment PostgreSQL's disk, the "
+    "network and the venue lock of a very busy venue can bound it first; docs/operations.md "
+    "sizes a deployment from these figures."
+)
 ANALYSIS = Path(__file__).with_name("ANALYSIS.md")
 SECTIONS = ("ingest", "api", "export", "import", "identity")
 
@@ -93,9 +105,14 @@ async def sections(
                 phone_first=args.phone_first,
             )
         numbers = await run(stack, opts)
-        extra = ""
+        extra = (
+            "### CPU per 1,000 events, and what more cores would give (measured)\n\n"
+            + cpu_table(numbers)
+            + "\n\n"
+            + CPU_NOTE
+        )
         if numbers.profile_md:
-            extra = "### Where the time goes (py-spy, measured)\n\n" + numbers.profile_md
+            extra += "\n\n### Where the time goes (py-spy, measured)\n\n" + numbers.profile_md
         out.append(Section("Ingest", rows(numbers), notes(numbers, opts), extra))
     if "api" in only:
         if args.smoke:

@@ -24,6 +24,7 @@ class BenchStack:
     admin_url: str
     bootstrap: str
     workdir: Path
+    broker_pid: int | None = None
 
 
 @contextlib.contextmanager
@@ -37,7 +38,7 @@ def start_stack() -> Iterator[BenchStack]:
         admin_url = pg.start()
         bootstrap = broker.start()
         (tmp / "work").mkdir()
-        yield BenchStack(admin_url, bootstrap, tmp / "work")
+        yield BenchStack(admin_url, bootstrap, tmp / "work", broker.pid)
     finally:
         broker.stop()
         pg.stop()

@@ -10,6 +10,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from bench.cpu import Meter
 from bench.process import BatchLog, IngestProcess
 from services.demo import DemoRecord
 
@@ -26,6 +27,7 @@ class Pass:
     steady_events: int  # events committed after the first batch
     batches: int = 0
     batch_ms: list[float] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of the steady part
 
     @property
     def rate_with_startup(self) -> float:
@@ -43,14 +45,24 @@ async def _count(conn: asyncpg.Connection) -> int:
 
 
 async def first_pass(
-    workers: list[IngestProcess], db_url: str, expected: int, timeout: float
+    workers: list[IngestProcess],
+    db_url: str,
+    expected: int,
+    timeout: float,
+    *,
+    postgres: int | None = None,
+    broker: int | None = None,
 ) -> Pass:
     """Start the workers (one consumer group) and wait until ``expected`` events are committed
-    (polling every 50 ms)."""
+    (polling every 50 ms); the CPU each process used in the steady part (``postgres`` and
+    ``broker``: their pids)."""
     conn = await asyncpg.connect(db_url)
     logs = [BatchLog(w.log_path) for w in workers]
     try:
         started = min(w.start() for w in workers)
+        meter = Meter(
+            postgres=postgres, broker=broker, **{f"worker{i}": w.pid for i, w in enumerate(workers)}
+        )
         first_at, first_count, count = 0.0, 0, 0
         deadline = started + timeout
         while count < expected:
@@ -62,7 +74,9 @@ async def first_pass(
             count = await _count(conn)
             if count and not first_at:
                 first_at, first_count = time.monotonic(), count
+                meter.restart()
         done = time.monotonic()
+        cpu = meter.used()
     finally:
         await conn.close()
     for log in logs:
@@ -74,6 +88,7 @@ async def first_pass(
         count - first_count,
         sum(b.batches for b in logs),
         [ms for b in logs for ms in b.ms],
+        cpu,
     )
 
 

@@ -12,6 +12,7 @@ import asyncpg
 
 from bench import data, ingest, sampling, writes
 from bench.consume import consume_only
+from bench.cpu import postmaster
 from bench.infra import BenchStack, fresh_database, server_version
 from bench.process import IngestProcess
 from services.common.db import fetch_once
@@ -129,7 +130,14 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
         e2e_url, stack.bootstrap, PREFIX, "bench-ingest-1", stack.workdir / "first.log"
     )
     try:
-        n.first = await ingest.first_pass([first], e2e_url, n.expected, timeout)
+        n.first = await ingest.first_pass(
+            [first],
+            e2e_url,
+            n.expected,
+            timeout,
+            postgres=postmaster(stack.admin_url),
+            broker=stack.broker_pid,
+        )
     finally:
         first.stop()
     n.cards = await cards(e2e_url)
@@ -172,7 +180,14 @@ async def run(stack: BenchStack, opts: Options) -> Numbers:
         for i in (1, 2)
     ]
     try:
-        n.two_workers = await ingest.first_pass(pair, url, n.expected, timeout)
+        n.two_workers = await ingest.first_pass(
+            pair,
+            url,
+            n.expected,
+            timeout,
+            postgres=postmaster(stack.admin_url),
+            broker=stack.broker_pid,
+        )
     finally:
         for w in pair:
             w.stop()

@@ -5,6 +5,8 @@ console's pages both call them."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -33,11 +35,13 @@ SORTS: tuple[str, ...] = Sort.__args__  # type: ignore[attr-defined]
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """One page of the list: its rows, the cursor of the next page and (if asked) the count."""
+    """One page of the list: its rows, the cursor of the next page and (if asked) the count,
+    exact (``total``) or the planner's estimate (``about``) when counting would cost too much."""
 
     rows: list[asyncpg.Record]
     next_cursor: str | None
     total: int | None
+    about: int | None = None
 
 
 def invalid(field: str, message: str) -> Problem:
@@ -47,6 +51,18 @@ def invalid(field: str, message: str) -> Problem:
         f"invalid: {field}",
         errors=[{"field": field, "message": message, "code": "value_error"}],
     )
+
+
+@asynccontextmanager
+async def _within(
+    db: Database, tenant: str, conn: asyncpg.Connection | None
+) -> AsyncIterator[asyncpg.Connection]:
+    """``conn`` when the caller already holds the tenant's transaction, else one of our own."""
+    if conn is not None:
+        yield conn
+    else:
+        async with db.tenant(tenant) as own:
+            yield own
 
 
 async def customer_page(
@@ -59,8 +75,13 @@ async def customer_page(
     limit: int,
     cursor: str | None,
     include_total: bool,
+    exact_cost: float | None = None,
+    conn: asyncpg.Connection | None = None,
 ) -> Listing:
-    """A page of the tenant's (not anonymised) customers; a 422 problem for a foreign cursor."""
+    """A page of the tenant's (not anonymised) customers, on ``conn`` (already in the tenant's
+    transaction) or in a transaction of its own; a 422 problem for a foreign cursor. With
+    ``include_total`` the matches are counted; with ``exact_cost`` too, only when the planner
+    costs that count at most this much, else its estimate is the answer (``about``)."""
     key: customers.SortKey = sort.lstrip("-")  # type: ignore[assignment]
     descending = sort.startswith("-")
     scope = f"customers\x00{tenant}\x00{sort}"
@@ -72,12 +93,12 @@ async def customer_page(
             after = (parsed, uuid.UUID(raw_id))
         except (TypeError, ValueError) as exc:
             raise invalid("cursor", "not a cursor of this list") from exc
-    async with db.tenant(tenant) as conn:
+    async with _within(db, tenant, conn) as c:
         region = settings.default_region
         if filters.q is not None and any(ch.isdigit() for ch in filters.q):
-            region = await tenants.region(conn, tenant, settings.default_region)
+            region = await tenants.region(c, tenant, settings.default_region)
         rows = await customers.list_page(
-            conn,
+            c,
             tenant,
             filters,
             sort=key,
@@ -86,14 +107,20 @@ async def customer_page(
             limit=limit + 1,
             region=region,
         )
-        total = await customers.count(conn, tenant, filters, region) if include_total else None
+        total = about = None
+        if include_total and exact_cost is not None:
+            guess = await customers.estimate(c, tenant, filters, region)
+            if guess.cost > exact_cost:
+                about = guess.rows
+        if include_total and about is None:
+            total = await customers.count(c, tenant, filters, region)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]["sort_value"]
         value = last if isinstance(last, str) or last is None else last.isoformat()
         next_cursor = encode_cursor(settings.secret, scope, [value, str(rows[-1]["id"])])
-    return Listing(rows, next_cursor, total)
+    return Listing(rows, next_cursor, total, about)
 
 
 @dataclass(frozen=True, slots=True)

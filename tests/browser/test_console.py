@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from services.profile.console import pages_customers
 from services.profile.tokens import create_token, revoke_token
 from tests.support.api import TOKEN_CACHE_SECONDS, MakeToken, Seed
 from tests.support.browser import Served, shoot, sign_in
@@ -58,6 +59,18 @@ async def test_sign_in_lists_the_venue_and_sends_strict_headers(
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console"
     assert staff not in cookie["value"] and staff not in page.url
     await shoot(page, "list")
+
+
+async def test_a_costly_count_is_estimated_and_counted_on_request(
+    page: Page, served: Served, staff: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as on a venue of a million guests: any count costs more than the page may spend
+    monkeypatch.setattr(pages_customers, "EXACT_COUNT_COST", -1.0)
+    await sign_in(page, served, staff)
+    await expect(page.locator("#count")).to_have_text(re.compile(r"^Ongeveer \d+ klant"))
+    await page.click("#count-link")
+    await expect(page.locator("#count")).to_have_text("5 klanten")
+    assert "count=1" in page.url
 
 
 async def test_filters_and_the_card(page: Page, served: Served, staff: str) -> None:

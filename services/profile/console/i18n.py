@@ -3,12 +3,13 @@ environment with the i18n extension, and dates and numbers as a Belgian user rea
 
 from __future__ import annotations
 
-from datetime import datetime
-from functools import cache
+from datetime import date, datetime
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -58,12 +59,25 @@ def day(value: datetime | None, language: str) -> str:
     """A date, in Brussels, as a Belgian user of ``language`` writes it."""
     if value is None:
         return "—"
-    return format_date(value.astimezone(ZONE), "medium", locale=LOCALES[language])
+    return _day(value.astimezone(ZONE).date(), language)
 
 
+# A list page formats a date and a number on each of its 50 rows; Babel takes ~50 µs for each
+# (parsing the locale every time), and the rows share most values: both are remembered.
+@lru_cache(maxsize=4096)
+def _day(value: date, language: str) -> str:
+    return format_date(value, "medium", locale=_locale(language))
+
+
+@lru_cache(maxsize=4096)
 def number(value: int | float | None, language: str) -> str:
     """A number with the Belgian digit grouping of ``language``."""
-    return "—" if value is None else format_decimal(value, locale=LOCALES[language])
+    return "—" if value is None else format_decimal(value, locale=_locale(language))
+
+
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(LOCALES[language])
 
 
 @cache

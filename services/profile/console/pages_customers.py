@@ -22,6 +22,11 @@ from services.profile.tagging import label, vocabulary
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 50  # rows of the list per request: one page, never more
+# Counting a segment reads every customer that may match: 0.3-0.9 s of CPU on a 1M-guest venue,
+# seconds at busy hours. The page counts exactly when the planner costs the count at most this
+# (a venue of some ten thousand guests, a few ms), else shows its estimate ("about 440,000")
+# with the exact count one click away.
+EXACT_COUNT_COST = 5_000.0
 HISTORY_PAGE = 20
 CONFIRM_WORDS = {"nl": "ANONIMISEREN", "fr": "ANONYMISER", "en": "ANONYMISE"}
 
@@ -38,42 +43,48 @@ async def signed_in(ctx: Annotated[Ctx, Depends(context)]) -> Ctx:
 Venue = Annotated[Ctx, Depends(signed_in)]
 
 
-async def _vocabulary(ctx: Ctx) -> dict[str, dict[str, str]]:
-    async with ctx.db.tenant(ctx.venue()) as conn:
-        return vocabulary(await tags.custom(conn, ctx.venue()))
-
-
 @router.get("/customers")
 async def customer_list(
-    ctx: Venue, cursor: str | None = None, n: str | None = None, count: str | None = None
+    ctx: Venue,
+    cursor: str | None = None,
+    n: str | None = None,
+    about: str | None = None,
+    count: str | None = None,
 ) -> Response:
-    """One page of the filtered, sorted list and the count of the whole segment (with a free
-    text, on request: counting every fuzzy match of a big venue costs far more than a page)."""
+    """One page of the filtered, sorted list and the size of the whole segment: counted when
+    that is cheap or asked for, else the planner's estimate; with a free text, on request only
+    (counting every fuzzy match of a big venue costs far more than a page)."""
     query = filters.read(ctx.request.query_params)
     counted = cursor is None and (query.filters.q is None or count == "1")
-    vocab = await _vocabulary(ctx)
     try:
-        page = await customer_page(
-            ctx.db,
-            ctx.settings,
-            ctx.venue(),
-            query.filters,
-            sort=query.sort,  # type: ignore[arg-type]
-            limit=PAGE,
-            cursor=cursor,
-            include_total=counted,  # later pages carry the count along
-        )
+        async with ctx.db.tenant(ctx.venue()) as conn:  # one transaction for the whole page
+            vocab = vocabulary(await tags.custom(conn, ctx.venue()))
+            page = await customer_page(
+                ctx.db,
+                ctx.settings,
+                ctx.venue(),
+                query.filters,
+                sort=query.sort,  # type: ignore[arg-type]
+                limit=PAGE,
+                cursor=cursor,
+                include_total=counted,  # later pages carry the count along
+                exact_cost=None if count == "1" else EXACT_COUNT_COST,
+                conn=conn,
+            )
     except Problem:
         return ctx.redirect(url("/customers", **query.query()), flash=N_("That page has expired."))
-    total = page.total if page.total is not None else (int(n) if n and n.isdigit() else None)
+    total = page.total if page.total is not None else _carried(n)
+    guess = _rounded(page.about) if page.about is not None else _carried(about)
     next_url = None
     if page.next_cursor:
-        next_url = url("/customers", **query.query(cursor=page.next_cursor, n=total))
+        size = {"n": total} if total is not None else {"about": guess}
+        next_url = url("/customers", **query.query(cursor=page.next_cursor, **size))
     tag_options = [(code, label(vocab, code, ctx.language)) for code in vocab]
     return ctx.render(
         "list.html",
         rows=page.rows,
         total=total,
+        about=guess if total is None else None,
         query=query,
         next_url=next_url,
         first_url=url("/customers", **query.query()) if cursor else None,
@@ -82,6 +93,16 @@ async def customer_list(
         labels={code: text for code, text in tag_options},
         sort_url=lambda key: url("/customers", **query.query(sort=key)),
     )
+
+
+def _carried(raw: str | None) -> int | None:
+    """A count carried along in a page link."""
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _rounded(estimate: int) -> int:
+    """An estimate to two significant digits (440,000 rather than 437,312)."""
+    return round(estimate, 2 - len(str(estimate))) if estimate >= 100 else estimate
 
 
 async def _card(ctx: Ctx, customer_id: uuid.UUID) -> tuple[Any, Any] | Response:

@@ -10,8 +10,11 @@ import pytest
 
 from services.common.db import connect
 from services.common.segments import SegmentFilters
+from services.common.settings import Settings
 from services.profile import models
 from services.profile.data import customers
+from services.profile.db import Database
+from services.profile.listing import customer_page
 from tests.support.api import MakeToken, Seed, api_url, bearer
 from tests.support.builders import BASE, event
 from tests.support.venues import OTHER, T, venue_events
@@ -333,3 +336,41 @@ async def test_the_walk_tests_q_and_the_filters_as_the_index_path_does(
         await conn.close()
     walked, indexed = ([r["first_name"] for r in page] for page in pages)
     assert walked == indexed == expected
+
+
+@pytest.mark.parametrize(
+    ("exact_cost", "total", "estimated"), [(None, 3, False), (1e9, 3, False), (-1.0, None, True)]
+)
+async def test_a_count_the_planner_costs_too_high_is_its_estimate(
+    headers: dict[str, str],
+    db_url: str,
+    settings: Settings,
+    exact_cost: float | None,
+    total: int | None,
+    estimated: bool,
+) -> None:
+    """The console's count: exact when cheap (or asked for), else the planner's estimate."""
+    filters = SegmentFilters(language=["nl", "fr"])
+    conn = await connect(api_url(db_url))
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('contacts.tenant_id', $1, true)", T)
+            page = await customer_page(
+                Database(api_url(db_url)),  # not used: the page runs on conn
+                settings,
+                T,
+                filters,
+                sort="-last_contact_at",
+                limit=1,
+                cursor=None,
+                include_total=True,
+                exact_cost=exact_cost,
+                conn=conn,
+            )
+            guess = await customers.estimate(conn, T, filters, "BE")
+    finally:
+        await conn.close()
+    assert len(page.rows) == 1 and page.next_cursor
+    assert page.total == total
+    assert (page.about is not None) is estimated
+    assert guess.rows >= 1 and guess.cost > 0

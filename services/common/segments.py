@@ -3,6 +3,7 @@ route of the profile API and the export worker (a segment exports exactly what t
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -79,8 +80,10 @@ def inner_trigrams(word: str) -> list[str]:
     pg_trgm cuts the term into words of letters and digits, pads each as ``"  w "`` and takes
     its trigrams. ``word_similarity`` = shared / (term's + extent's - shared) <= shared /
     term's, so a match shares at least ``threshold`` x the term's trigrams. The padded ones
-    (with a space) are at most 3 per word; when they fall short of that share, a match shares
-    an inner trigram: three letters in a row of one word of the text, hence a substring of it.
+    (with a space) are at most 3 per word; when they fall short of that share by ``k``, a match
+    shares ``k`` inner trigrams: three letters in a row of one word of the text, hence
+    substrings of it. Any ``m - k + 1`` of the ``m`` inner ones then hold one of those
+    (pigeonhole): fewer pieces to test, and fewer texts pass them.
     Only for ASCII terms: there PostgreSQL's and Python's lower case and letters agree, and no
     trigram of the term is hashed (pg_trgm hashes those of more than 3 bytes)."""
     if not word.isascii():
@@ -90,9 +93,11 @@ def inner_trigrams(word: str) -> list[str]:
         padded = f"  {part} "
         grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
     inner = sorted(g for g in grams if " " not in g)
-    if not inner or (len(grams) - len(inner)) / len(grams) >= WORD_SIMILARITY_THRESHOLD:
+    # shared >= threshold x all (an integer: its ceiling; the epsilon keeps 0.6 x 5 at 3)
+    short = math.ceil(WORD_SIMILARITY_THRESHOLD * len(grams) - 1e-9) - (len(grams) - len(inner))
+    if not inner or short < 1:
         return []
-    return inner
+    return inner[: len(inner) - short + 1]
 
 
 def q_inline(w: Where, q: str, region: str) -> str:

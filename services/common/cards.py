@@ -37,10 +37,12 @@ held AS (
     ) AS x
 )
 SELECT c.*, ids.identifier_values, ids.identifier_ties,
-       ARRAY(SELECT CASE WHEN d.first_id = c.id THEN d.second_id ELSE d.first_id END
-             FROM duplicate_pairs d
-             WHERE d.tenant_id = c.tenant_id AND d.dismissed_at IS NOT NULL
-               AND (d.first_id = c.id OR d.second_id = c.id)) AS apart
+       ARRAY(SELECT d.second_id FROM duplicate_pairs d
+             WHERE d.tenant_id = c.tenant_id AND d.first_id = c.id AND d.dismissed_at IS NOT NULL
+             UNION ALL
+             SELECT d.first_id FROM duplicate_pairs d
+             WHERE d.tenant_id = c.tenant_id AND d.second_id = c.id AND d.dismissed_at IS NOT NULL
+       ) AS apart
 FROM customers c
 JOIN held ON c.tenant_id = held.tenant_id AND c.id = held.customer_id
 CROSS JOIN LATERAL (

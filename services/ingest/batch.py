@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from uuid import UUID
 
 import structlog
 
 from schemas.events import SiteEvent
-from services.ingest import metrics, unreadable
-from services.ingest.decode import Rejection, decode
+from services.ingest import decode, metrics, unreadable
 from services.ingest.dlq import DeadLetter, DeadLetterWriter
 from services.ingest.handlers import BatchReport
 from services.ingest.outbox import Relay
@@ -19,20 +20,33 @@ from services.ingest.records import Record
 log = structlog.get_logger(__name__)
 
 Apply = Callable[[list[SiteEvent]], Awaitable[Applied]]
+Known = Callable[[list[tuple[str, UUID]]], Awaitable[set[tuple[str, UUID]]]]
 
 
 class BatchHandler:
     """Handles batches completely: when ``handle`` returns, every record is applied or DLQ'd."""
 
-    def __init__(self, apply: Apply, dead_letters: DeadLetterWriter, relay: Relay):
+    def __init__(
+        self, apply: Apply, dead_letters: DeadLetterWriter, relay: Relay, known: Known
+    ) -> None:
         self._apply = apply
         self._dead_letters = dead_letters
         self._relay = relay
+        self._known = known
 
     async def handle(self, records: Sequence[Record]) -> BatchReport:
-        """Apply the valid records, dead-letter the others, then publish queued alerts."""
+        """Apply the valid records, dead-letter the others, then publish queued alerts.
+
+        A record whose tenant and event id the ledger already holds is a duplicate, whatever
+        else it holds: it is counted and skipped before validation, so a replay costs its JSON
+        parse and its share of one read. Claims are never taken back, so that read needs no
+        lock; the apply checks the rest again under the venue's lock."""
         started = time.perf_counter()
-        valid, valid_records, dead = _decode(records)
+        parsed, dead = _parse(records)
+        keys = [decode.event_key(doc) for _, doc in parsed]
+        wanted = [k for k in keys if k is not None]
+        known = await self._known(wanted) if wanted else set()
+        valid, valid_records = _validate(parsed, keys, known, dead)
         report = BatchReport()
         if valid:
             applied = await self._apply(valid)
@@ -49,6 +63,7 @@ class BatchHandler:
                 DeadLetter(valid_records[i], "event.unprocessable", why)
                 for i, why in applied.failed
             )
+        report.duplicates += sum(1 for k in keys if k is not None and k in known)
         await self._dead_letters.send(dead)
         # Only batches that raised alerts queue records; after a restart the first batch also
         # sends what a crashed run left behind.
@@ -57,22 +72,45 @@ class BatchHandler:
         return report
 
 
-def _decode(records: Sequence[Record]) -> tuple[list[SiteEvent], list[Record], list[DeadLetter]]:
-    """The valid events (with their records) and the records rejected on reading."""
-    valid: list[SiteEvent] = []
-    valid_records: list[Record] = []
+Parsed = list[tuple[Record, dict[str, Any]]]
+
+
+def _parse(records: Sequence[Record]) -> tuple[Parsed, list[DeadLetter]]:
+    """The records that parse as events of a known type, and the rejected ones."""
+    parsed: Parsed = []
     dead: list[DeadLetter] = []
     for record in records:
         if isinstance(record.value, unreadable.UnreadableBatch):  # the consumer could not read
             dead.append(DeadLetter(record, unreadable.CODE, record.value.describe()))
             continue
-        decoded = decode(record.value)
-        if isinstance(decoded, Rejection):
-            dead.append(DeadLetter(record, decoded.code, decoded.message))
+        doc = decode.parse(record.value)
+        if isinstance(doc, decode.Rejection):
+            dead.append(DeadLetter(record, doc.code, doc.message))
         else:
-            valid.append(decoded)
+            parsed.append((record, doc))
+    return parsed, dead
+
+
+def _validate(
+    parsed: Parsed,
+    keys: list[tuple[str, UUID] | None],
+    known: set[tuple[str, UUID]],
+    dead: list[DeadLetter],
+) -> tuple[list[SiteEvent], list[Record]]:
+    """The valid events among those the ledger does not hold (with their records); the invalid
+    ones join ``dead``."""
+    valid: list[SiteEvent] = []
+    valid_records: list[Record] = []
+    for (record, doc), key in zip(parsed, keys, strict=True):
+        if key is not None and key in known:
+            continue
+        event = decode.validate(doc, record.value or b"")
+        if isinstance(event, decode.Rejection):
+            dead.append(DeadLetter(record, event.code, event.message))
+        else:
+            valid.append(event)
             valid_records.append(record)
-    return valid, valid_records, dead
+    return valid, valid_records
 
 
 def _observe(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
@@ -28,6 +29,12 @@ class Rejection:
 
 def decode(raw: bytes | None) -> SiteEvent | Rejection:
     """Decode and validate one record value; never raises."""
+    doc = parse(raw)
+    return doc if isinstance(doc, Rejection) else validate(doc, raw or b"")
+
+
+def parse(raw: bytes | None) -> dict[str, Any] | Rejection:
+    """The record's JSON object, if it is one of a known event type; never raises."""
     if raw is None:
         return Rejection("event.malformed", "empty record value")
     if len(raw) > MAX_EVENT_BYTES:
@@ -43,6 +50,22 @@ def decode(raw: bytes | None) -> SiteEvent | Rejection:
     if not isinstance(kind, str) or kind not in EVENT_TYPES:
         shown = kind if isinstance(kind, str) else type(kind).__name__
         return Rejection("event.unknown_type", f"unknown type {shown[:80]!r}")
+    return doc
+
+
+def event_key(doc: dict[str, Any]) -> tuple[str, UUID] | None:
+    """The (tenant, event id) a parsed event claims, before validation; None if unreadable."""
+    tenant, event_id = doc.get("tenant_id"), doc.get("event_id")
+    if not isinstance(tenant, str) or not isinstance(event_id, str):
+        return None
+    try:
+        return tenant, UUID(event_id)
+    except ValueError:
+        return None
+
+
+def validate(doc: dict[str, Any], raw: bytes) -> SiteEvent | Rejection:
+    """The parsed event validated against its contract; never raises."""
     try:
         event = site_event_adapter.validate_python(doc)
     except ValidationError as exc:

@@ -97,7 +97,8 @@ class OutboxRecord:
 
 
 class IngestStore(Protocol):
-    """What ingest reads and writes; every call but ``tenants`` runs inside ``transaction``."""
+    """What ingest reads and writes; every call but ``tenants`` and ``known`` runs inside
+    ``transaction``."""
 
     async def tenants(self, tenant_ids: Iterable[str]) -> dict[str, TenantConfig]:
         """Config of each tenant, creating unknown tenants with defaults."""
@@ -112,7 +113,8 @@ class IngestStore(Protocol):
         ...
 
     async def known(self, events: list[tuple[str, UUID]]) -> set[tuple[str, UUID]]:
-        """The event ids among these that were claimed before."""
+        """The event ids among these that were claimed before (claims are never taken back:
+        outside a transaction the answer is still true)."""
         ...
 
     async def claim(self, events: list[tuple[str, UUID, ClaimOutcome]]) -> set[tuple[str, UUID]]:

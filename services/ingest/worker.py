@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from uuid import UUID
 
 from schemas.events import SiteEvent
 from services.common.kafka import Topics
@@ -34,6 +35,7 @@ class IngestWorker:
             apply=partial(apply_events, self._session, self._process),
             dead_letters=DeadLetterWriter(topics.dlq, produce),
             relay=Relay(self._session, send),
+            known=self._known,
         )
 
     async def handle(self, records: Sequence[Record]) -> BatchReport:
@@ -43,6 +45,9 @@ class IngestWorker:
     async def close(self) -> None:
         """Close the database connection."""
         await self._session.close()
+
+    async def _known(self, keys: list[tuple[str, UUID]]) -> set[tuple[str, UUID]]:
+        return await self._session.run(lambda store: store.known(keys))
 
     async def _process(self, store: IngestStore, events: list[SiteEvent]) -> BatchReport:
         return await process_batch(store, events, secret=self._secret)

@@ -15,6 +15,7 @@ import pytest
 from schemas.events import SiteEvent
 from services.common.db import fetch_once
 from services.common.kafka import Topics
+from services.ingest import decode as decode_module
 from services.ingest import session as session_module
 from services.ingest import worker as worker_module
 from services.ingest.handlers import BatchReport, process_batch
@@ -164,3 +165,33 @@ async def test_transient_database_errors_are_retried_in_place(
 
 async def _no_sleep(_: float) -> None:
     return None
+
+
+async def test_a_replayed_record_stops_at_the_ledger_before_validation(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay costs a JSON parse and a read: records the ledger holds are counted as
+    duplicates and never validated; new and invalid records in the same batch go their way."""
+    first, second = event(at=0), event("form.submitted", at=10)
+    sent = Sent()
+    worker = IngestWorker(db_url, TOPICS, sent, secret="s", region="BE")
+    try:
+        await worker.handle(_records(first, second))
+        validated: list[object] = []
+        original = decode_module.validate
+
+        def counting(doc: dict[str, object], raw: bytes) -> object:
+            validated.append(doc["event_id"])
+            return original(doc, raw)
+
+        monkeypatch.setattr(decode_module, "validate", counting)
+        new = event("reservation.completed", at=20)
+        broken = {**event(at=30), "occurred_at": "not a date"}
+        replay = await worker.handle(_records(first, second, new, broken))
+    finally:
+        await worker.close()
+
+    assert (replay.duplicates, replay.applied) == (2, 1)
+    assert validated == [new["event_id"], broken["event_id"]]  # the replayed two never were
+    assert await _history(db_url) == 3
+    assert [r[2] for r in sent.records if r[0] == TOPICS.dlq] == [orjson.dumps(broken)]

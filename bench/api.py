@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
 
+from bench.cpu import cpu_seconds, postmaster, tree_seconds
 from bench.infra import BenchStack, fresh_database
 from bench.process import spawn
 from bench.report import Row, Section
@@ -145,43 +146,22 @@ async def closed_loop(
     return Sample(latencies, errors, last - begin, total)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; 0 when unreadable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class CpuMeter:
     """CPU used by the API process, the PostgreSQL server (postmaster and all its children)
     and this bench process, read before and after a run."""
 
     def __init__(self, admin_url: str) -> None:
-        host = parse_qs(urlsplit(admin_url).query).get("host", [""])[0]
-        pid_file = Path(host) / "postmaster.pid"  # the embedded server's socket dir is PGDATA
-        self.postmaster = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+        self.postmaster = postmaster(admin_url)
         self.api: int | None = None
 
     def _postgres(self) -> float:
-        if self.postmaster is None:
-            return 0.0
-        total = _cpu_seconds(self.postmaster)
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == self.postmaster:
-                total += _cpu_seconds(int(stat.parent.name))
-        return total
+        return 0.0 if self.postmaster is None else tree_seconds(self.postmaster)
 
     def read(self) -> dict[str, float]:
         """CPU seconds so far, by process."""
         out = {"load generator / bench": time.process_time(), "PostgreSQL": self._postgres()}
         if self.api is not None:
-            out["API process"] = _cpu_seconds(self.api)
+            out["API process"] = cpu_seconds(self.api)
         return out
 
     async def measure(self, run: Awaitable[Sample]) -> Sample:

@@ -28,9 +28,13 @@ _SUPPRESSIONS = """
 SELECT s.tenant_id, s.key_hash, s.anonymized_at FROM suppressions s
 JOIN unnest($1::text[], $2::bytea[]) AS k(tenant_id, key_hash) USING (tenant_id, key_hash)
 """
+# The positions (1-based) of the ids the ledger holds, as one array: a replayed batch answers
+# with one row of integers, not a row of text and uuid per event to decode.
 _KNOWN = """
-SELECT p.tenant_id, p.event_id FROM processed_events p
-JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, event_id) USING (tenant_id, event_id)
+SELECT coalesce(array_agg(k.i), '{}') FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY
+    AS k(tenant_id, event_id, i)
+WHERE EXISTS (SELECT 1 FROM processed_events p
+              WHERE p.tenant_id = k.tenant_id AND p.event_id = k.event_id)
 """
 _CLAIM = """
 INSERT INTO processed_events (tenant_id, event_id, outcome)
@@ -101,8 +105,8 @@ class PostgresIngestStore:
         """The event ids among these that were claimed before."""
         if not events:
             return set()
-        rows = await self.conn.fetch(_KNOWN, [t for t, _ in events], [e for _, e in events])
-        return {(r["tenant_id"], r["event_id"]) for r in rows}
+        found = await self.conn.fetchval(_KNOWN, [t for t, _ in events], [e for _, e in events])
+        return {events[i - 1] for i in found}
 
     async def claim(self, events: list[tuple[str, UUID, ClaimOutcome]]) -> set[tuple[str, UUID]]:
         """Insert event ids into the idempotency ledger; return the ones that were new."""

@@ -19,6 +19,7 @@ from bench.infra import BenchStack, machine, server_version, start_stack
 from bench.report import Section, document
 from bench.rows import cpu_table, notes, rows
 from bench.run import Options, run
+from services.common.bootstrap import tune_gc
 from services.common.logging import configure
 
 DEFAULT_OUT = Path(__file__).with_name("RESULTS.md")
@@ -140,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the bench, print the document, write it to --out; return the exit code."""
     args = parse(argv)
     configure("WARNING")  # the services under test log; the bench process need not
+    # In-process figures (the write path alone, faust consumption alone, the SQL references)
+    # run with the collector settings of the services' own processes.
+    tune_gc()
     only = tuple(args.only or SECTIONS)
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     with start_stack() as stack:

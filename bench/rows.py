@@ -181,7 +181,8 @@ def notes(n: Numbers, opts: Options) -> list[str]:
         f"Naive: aiokafka consumer, `decode` + `process_batch(store, [event])` (one transaction "
         f"each) on one connection, first {n.naive_events:,} records of the same topic.",
         "Unnest path: the same events decoded in memory first, then `process_batch` over batches "
-        "of 2,000 on one connection into a fresh database.",
+        "of 2,000 on one connection into a fresh database (the bench process runs with the "
+        "workers' collector settings, `tune_gc`, as do the other in-process figures).",
         f"COPY ceiling: the {n.copy_rows:,} history rows the unnest path wrote, "
         "`copy_records_to_table` in chunks of 2,000 into `CREATE TABLE ... (LIKE history "
         "INCLUDING ALL)` (same primary key and index, no foreign key).",

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
 
-import structlog
+# `up` must stop on a signal at any moment, even while Python is still importing what it needs
+# (a second on a slow machine): until `up` installs its own handlers, a stop signal sent to it
+# is remembered here, before any other import, and honoured as soon as they are.
+EARLY_STOPS: list[int] = []
 
-from services.common.bootstrap import owner_dsn, run_faust, tune_gc
-from services.common.logging import configure
-from services.common.settings import DEV_SECRET, Settings, get_settings
+
+def _remember(signum: int, _: object) -> None:
+    EARLY_STOPS.append(signum)
+
+
+if sys.argv[1:2] == ["up"]:
+    for _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_sig, _remember)
+
+import argparse  # noqa: E402 - after the early handlers, on purpose
+import asyncio  # noqa: E402
+import os  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+
+import structlog  # noqa: E402
+
+from services.common.bootstrap import owner_dsn, run_faust, tune_gc  # noqa: E402
+from services.common.logging import configure  # noqa: E402
+from services.common.settings import DEV_SECRET, Settings, get_settings  # noqa: E402
 
 log = structlog.get_logger("contacts")
 
@@ -147,7 +163,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     """Start the embedded stack and every service; Ctrl-C stops them all."""
     from services.up import run_up
 
-    return run_up(settings, demo_events=args.events)
+    return run_up(settings, demo_events=args.events, early_stops=EARLY_STOPS)
 
 
 def cmd_bench(_: Settings, args: argparse.Namespace) -> int:

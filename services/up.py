@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,11 +208,14 @@ class _Stack:
             self.watchdog.wait(timeout=60)
 
 
-def run_up(settings: Settings, *, demo_events: int) -> int:
+def run_up(settings: Settings, *, demo_events: int, early_stops: Sequence[int] = ()) -> int:
     """Start PostgreSQL, the broker and the services; block until Ctrl-C / SIGTERM / SIGHUP or
-    until a service fails (exit code 1, with one line that says which and why)."""
+    until a service fails (exit code 1, with one line that says which and why).
+    ``early_stops``: signals received before the handlers were installed (services/cli.py)."""
     signals = _Signals()
     signals.install()
+    if early_stops:
+        signals.requested = True
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -117,7 +117,7 @@ def test_sigterm_twice_during_shutdown(runs: list[Up], tmp_path: Path) -> None:
     assert "already stopping" in up.output()
 
 
-@pytest.mark.parametrize("delay", [0.1, 0.5, 2.5])
+@pytest.mark.parametrize("delay", [0.2, 0.5, 2.5])
 def test_sigterm_during_start_up(runs: list[Up], tmp_path: Path, delay: float) -> None:
     up = new_up(runs, tmp_path / "data").start()
     time.sleep(delay)  # while Python imports, PostgreSQL is created, or the services start
